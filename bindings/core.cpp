@@ -1,0 +1,332 @@
+// emx._core: binding code only. Every call that can take time releases the GIL.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "emx/emx.hpp"
+
+namespace py = pybind11;
+using namespace emx;
+
+namespace {
+
+const std::vector<std::pair<std::string, uint32_t>>& ability_table() {
+  static const std::vector<std::pair<std::string, uint32_t>> t = {
+      {"openable", kOpenable}, {"toggleable", kToggleable}, {"cookable", kCookable}, {"freezable", kFreezable},
+      {"sliceable", kSliceable}, {"soakable", kSoakable}, {"dustyable", kDustyable}, {"stainable", kStainable},
+      {"heat_source", kHeatSource}, {"cold_source", kColdSource}, {"slicer", kSlicer},
+      {"cleaning_tool", kCleaningTool}, {"container", kContainer}, {"water_source", kWaterSource},
+      {"fixed", kFixed}, {"substance", kSubstance}, {"heatable", kHeatable}, {"flammable", kFlammable},
+      {"cooking_vessel", kCookingVessel}, {"dishwasher", kDishwasher}, {"floor", kFloor}, {"agent", kAgent},
+      {"soap", kSoap},
+  };
+  return t;
+}
+
+uint32_t ability_bits(const std::vector<std::string>& names) {
+  uint32_t bits = 0;
+  for (const auto& n : names) {
+    bool found = false;
+    for (const auto& [name, bit] : ability_table())
+      if (name == n) { bits |= bit; found = true; }
+    if (!found) throw std::invalid_argument("unknown ability '" + n + "'");
+  }
+  return bits;
+}
+
+std::vector<std::string> ability_names(uint32_t bits) {
+  std::vector<std::string> out;
+  for (const auto& [name, bit] : ability_table())
+    if (bits & bit) out.push_back(name);
+  return out;
+}
+
+// Python-side handle on an immutable task.
+struct PyTask {
+  TaskPtr task;
+};
+
+py::dict step_to_dict(const Task& task, const TraceStep& s) {
+  py::dict d;
+  d["action"] = describe(task, s.action);
+  d["ok"] = s.result.ok;
+  d["error"] = std::string(error_name(s.result.error));
+  d["message"] = s.result.message;
+  return d;
+}
+
+py::dict evaluation_to_dict(const Task& task, const Evaluation& ev) {
+  py::dict d;
+  const RewardComponents& c = ev.components;
+  d["reward"] = ev.reward;
+  d["format_ok"] = c.format_ok;
+  d["executability"] = c.executability;
+  d["goal_fraction"] = c.goal_fraction;
+  d["success"] = c.success;
+  d["plan_length"] = c.plan_length;
+  d["executed"] = ev.execution.executed;
+  d["objects_named"] = c.objects_named;
+  d["relevant_named"] = c.relevant_named;
+  d["goal_objects"] = c.goal_objects;
+  d["first_error"] = std::string(error_name(ev.execution.first_error));
+  py::list trace;
+  for (const auto& s : ev.execution.trace) trace.append(step_to_dict(task, s));
+  d["trace"] = trace;
+  py::list conds;
+  for (auto v : ev.goal.condition_truth) conds.append(static_cast<bool>(v));
+  d["condition_truth"] = conds;
+  py::list atoms;
+  for (size_t i = 0; i < task.goal.atoms.size(); ++i) {
+    const GroundAtom& a = task.goal.atoms[i];
+    std::string text = "(" + std::string(predicate_name(a.pred)) + " " + task.objects[a.a].name;
+    if (a.b >= 0) text += " " + task.objects[a.b].name;
+    atoms.append(py::make_tuple(text + ")", static_cast<bool>(ev.goal.atom_truth[i])));
+  }
+  d["atoms"] = atoms;
+  return d;
+}
+
+void translate(const ParseError& e) {
+  static py::object cls = py::module_::import("emx.errors").attr("BddlError");
+  py::object exc = cls(e.what(), e.where().file, e.where().line, e.where().column, e.message());
+  PyErr_SetObject(cls.ptr(), exc.ptr());
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "emx C++ core: BDDL tasks, symbolic executor, goal checker, rewards";
+
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const ParseError& e) {
+      translate(e);
+    }
+  });
+
+  m.def("ability_names", [] {
+    std::vector<std::string> out;
+    for (const auto& [name, bit] : ability_table()) out.push_back(name);
+    return out;
+  });
+  m.def("ability_bits", &ability_bits);
+  m.def("predicate_names", [] {
+    std::vector<std::string> out;
+    for (int i = 0; i < kNumPredicates; ++i) out.emplace_back(predicate_name(static_cast<Predicate>(i)));
+    return out;
+  });
+  m.def("action_names", [](const std::string& vocabulary) {
+    Vocabulary v = vocabulary == "native" ? Vocabulary::kNative : Vocabulary::kEai;
+    std::vector<std::pair<std::string, int>> out;
+    for (int i = 0; i < kNumActionTypes; ++i) {
+      const ActionInfo& info = action_info(static_cast<ActionType>(i));
+      if (info.vocabulary == v) out.emplace_back(std::string(info.name), info.num_objects);
+    }
+    return out;
+  });
+  m.def("error_names", [] {
+    std::vector<std::string> out;
+    for (int i = 0; i < static_cast<int>(ErrorType::kCount); ++i) out.emplace_back(error_name(static_cast<ErrorType>(i)));
+    return out;
+  });
+  m.def("backend", [] {
+#ifdef EMX_HAVE_CUDA
+    return std::string("cpu (cuda compiled)");
+#else
+    return std::string("cpu");
+#endif
+  });
+
+  py::class_<KnowledgeBase, std::shared_ptr<KnowledgeBase>>(m, "KnowledgeBase")
+      .def(py::init([](const std::unordered_map<std::string, std::vector<std::string>>& table) {
+             auto kb = std::make_shared<KnowledgeBase>();
+             for (const auto& [cat, names] : table) kb->abilities[cat] = ability_bits(names);
+             return kb;
+           }),
+           py::arg("abilities"))
+      .def("lookup", [](const KnowledgeBase& kb, const std::string& c) { return ability_names(kb.lookup(c)); })
+      .def("__len__", [](const KnowledgeBase& kb) { return kb.abilities.size(); });
+
+  py::class_<RewardConfig>(m, "RewardConfig")
+      .def(py::init<>())
+      .def_readwrite("name", &RewardConfig::name)
+      .def_readwrite("format_fail", &RewardConfig::format_fail)
+      .def_readwrite("format", &RewardConfig::format)
+      .def_readwrite("executability", &RewardConfig::executability)
+      .def_readwrite("goal", &RewardConfig::goal)
+      .def_readwrite("success", &RewardConfig::success)
+      .def_readwrite("length", &RewardConfig::length)
+      .def_readwrite("objects", &RewardConfig::objects)
+      .def_readwrite("relevance", &RewardConfig::relevance)
+      .def("__repr__", [](const RewardConfig& w) {
+        return "RewardConfig(name=" + w.name + ", format_fail=" + std::to_string(w.format_fail) + ", format=" +
+               std::to_string(w.format) + ", executability=" + std::to_string(w.executability) + ", goal=" +
+               std::to_string(w.goal) + ", success=" + std::to_string(w.success) + ", length=" +
+               std::to_string(w.length) + ", objects=" + std::to_string(w.objects) + ", relevance=" +
+               std::to_string(w.relevance) + ")";
+      });
+  m.def("reward_preset", [](const std::string& name) {
+    try {
+      return reward_preset(name);
+    } catch (const std::invalid_argument& e) {
+      throw py::value_error(e.what());
+    }
+  });
+
+  py::class_<WorldState>(m, "WorldState")
+      .def("copy", [](const WorldState& s) { return WorldState(s); })
+      .def("__eq__", [](const WorldState& a, const WorldState& b) { return a == b; })
+      .def_property_readonly("nbytes", &WorldState::bytes)
+      .def_property_readonly("hands", [](const WorldState& s) { return py::make_tuple(s.hand[0], s.hand[1]); });
+
+  py::class_<Action>(m, "Action")
+      .def_property_readonly("error", [](const Action& a) { return std::string(error_name(a.error)); })
+      .def_readonly("detail", &Action::detail)
+      .def_property_readonly("name", [](const Action& a) {
+        return a.type == ActionType::kInvalid ? std::string() : std::string(action_info(a.type).name);
+      })
+      .def_property_readonly("objects", [](const Action& a) {
+        std::vector<int32_t> out;
+        if (a.type != ActionType::kInvalid)
+          for (int k = 0; k < action_info(a.type).num_objects; ++k) out.push_back(a.obj[k]);
+        return out;
+      });
+
+  py::class_<PyTask>(m, "Task")
+      .def_property_readonly("name", [](const PyTask& t) { return t.task->name; })
+      .def_property_readonly("filename", [](const PyTask& t) { return t.task->filename; })
+      .def_property_readonly("num_objects", [](const PyTask& t) { return t.task->num_objects(); })
+      .def_property_readonly("objects", [](const PyTask& t) {
+        py::list out;
+        for (const auto& o : t.task->objects)
+          out.append(py::make_tuple(o.name, o.category, ability_names(o.abilities), o.whole,
+                                    o.room >= 0 ? py::object(py::str(t.task->rooms[o.room])) : py::object(py::none())));
+        return out;
+      })
+      .def_property_readonly("rooms", [](const PyTask& t) { return t.task->rooms; })
+      .def_property_readonly("warnings", [](const PyTask& t) { return t.task->warnings; })
+      .def_property_readonly("goal_conditions", [](const PyTask& t) { return t.task->goal.condition_text; })
+      .def_property_readonly("num_goal_atoms", [](const PyTask& t) { return t.task->goal.atoms.size(); })
+      .def_property_readonly("num_goal_literals", [](const PyTask& t) { return t.task->goal.num_literals(); })
+      .def_property_readonly("goal_objects", [](const PyTask& t) { return goal_objects(*t.task); })
+      .def_property_readonly("initial_state", [](const PyTask& t) { return t.task->initial; })
+      .def("holds", [](const PyTask& t, const WorldState& s, const std::string& pred, const std::string& a, const std::string& b) {
+             auto p = predicate_from_name(pred);
+             if (!p) throw py::value_error("unknown predicate '" + pred + "'");
+             int32_t ia = t.task->find(a), ib = b.empty() ? -1 : t.task->find(b);
+             if (ia < 0 || (!b.empty() && ib < 0)) throw py::value_error("unknown object");
+             return s.get(t.task->layout, *p, ia, ib);
+           }, py::arg("state"), py::arg("predicate"), py::arg("a"), py::arg("b") = "")
+      .def("eai_action", [](const PyTask& t, const std::string& name, const std::vector<std::string>& objects) {
+             return make_eai_action(*t.task, name, objects);
+           })
+      .def("native_action", [](const PyTask& t, const std::string& name, const std::vector<int64_t>& objects,
+                               const std::vector<double>& numbers, const std::string& relation, const std::string& room) {
+             return make_native_action(*t.task, name, objects, numbers, relation, room);
+           }, py::arg("name"), py::arg("objects") = std::vector<int64_t>{}, py::arg("numbers") = std::vector<double>{},
+           py::arg("relation") = "", py::arg("room") = "")
+      .def("invalid_action", [](const PyTask&, const std::string& error, const std::string& detail) {
+             Action a;
+             for (int i = 0; i < static_cast<int>(ErrorType::kCount); ++i)
+               if (error_name(static_cast<ErrorType>(i)) == error) a.error = static_cast<ErrorType>(i);
+             if (a.error == ErrorType::kNone) a.error = ErrorType::kWrongArity;
+             a.detail = detail;
+             return a;
+           })
+      .def("describe", [](const PyTask& t, const Action& a) { return describe(*t.task, a); })
+      .def("apply", [](const PyTask& t, WorldState& s, const Action& a) {
+             StepResult r = apply(*t.task, s, a);
+             return py::make_tuple(r.ok, std::string(error_name(r.error)), r.message);
+           })
+      .def("check", [](const PyTask& t, const WorldState& s) {
+             GoalCheck g = check_goal(t.task->goal, t.task->layout, s);
+             return py::make_tuple(g.success, g.fraction, std::vector<bool>(g.condition_truth.begin(), g.condition_truth.end()));
+           })
+      .def("oracle", [](const PyTask& t, int max_actions) {
+             OracleOptions o;
+             o.max_actions = max_actions;
+             OraclePlan plan;
+             {
+               py::gil_scoped_release release;
+               plan = plan_oracle(*t.task, o);
+             }
+             return py::make_tuple(plan.solved, plan.actions, plan.reason);
+           }, py::arg("max_actions") = 400);
+
+  m.def("compile_task", [](const std::string& text, const std::string& filename, const KnowledgeBase& kb) {
+    TaskPtr task;
+    {
+      py::gil_scoped_release release;
+      task = compile_task(parse_problem(text, filename), kb);
+    }
+    return PyTask{task};
+  }, py::arg("text"), py::arg("filename"), py::arg("kb"));
+
+  m.def("parse_problem", [](const std::string& text, const std::string& filename) {
+    Problem p = parse_problem(text, filename);
+    py::dict d;
+    d["name"] = p.name;
+    d["domain"] = p.domain;
+    py::list objects;
+    for (const auto& o : p.objects) objects.append(py::make_tuple(o.name, o.type));
+    d["objects"] = objects;
+    std::vector<std::string> init, goal;
+    for (const auto& e : p.init) init.push_back(to_string(e));
+    for (const auto& e : p.goal) goal.push_back(to_string(e));
+    d["init"] = init;
+    d["goal"] = goal;
+    return d;
+  }, py::arg("text"), py::arg("filename") = "<string>");
+
+  m.def("evaluate", [](const PyTask& t, const std::vector<Action>& actions, bool format_ok, const RewardConfig& reward) {
+    Evaluation ev;
+    {
+      py::gil_scoped_release release;
+      ev = evaluate(*t.task, actions, format_ok, reward, true);
+    }
+    return evaluation_to_dict(*t.task, ev);
+  });
+
+  m.def("evaluate_batch", [](const std::vector<std::tuple<PyTask, std::vector<Action>, bool>>& items,
+                             const RewardConfig& reward, int threads, bool keep_trace) {
+    std::vector<PlanInput> inputs;
+    inputs.reserve(items.size());
+    for (const auto& [t, actions, ok] : items) inputs.push_back({t.task, actions, ok});
+    std::vector<Evaluation> evs;
+    {
+      py::gil_scoped_release release;
+      evs = evaluate_batch(inputs, reward, threads, keep_trace);
+    }
+    py::list out;
+    for (size_t i = 0; i < evs.size(); ++i) out.append(evaluation_to_dict(*inputs[i].task, evs[i]));
+    return out;
+  }, py::arg("items"), py::arg("reward"), py::arg("threads") = 0, py::arg("keep_trace") = false);
+
+  m.def("check_batch", [](const std::vector<PyTask>& tasks, const std::vector<WorldState>& states, int threads) {
+    if (tasks.size() != states.size()) throw py::value_error("tasks and states differ in length");
+    std::vector<const Task*> tp;
+    std::vector<const WorldState*> sp;
+    for (size_t i = 0; i < tasks.size(); ++i) {
+      if (states[i].parent.size() != static_cast<size_t>(tasks[i].task->num_objects()))
+        throw py::value_error("state " + std::to_string(i) + " does not belong to its task");
+      tp.push_back(tasks[i].task.get());
+      sp.push_back(&states[i]);
+    }
+    std::vector<GoalCheck> checks;
+    {
+      py::gil_scoped_release release;
+      checks = check_batch(tp, sp, threads);
+    }
+    py::array_t<bool> success(checks.size());
+    py::array_t<double> fraction(checks.size());
+    auto s = success.mutable_unchecked<1>();
+    auto f = fraction.mutable_unchecked<1>();
+    for (size_t i = 0; i < checks.size(); ++i) { s(i) = checks[i].success; f(i) = checks[i].fraction; }
+    return py::make_tuple(success, fraction);
+  }, py::arg("tasks"), py::arg("states"), py::arg("threads") = 0);
+}

@@ -1,0 +1,42 @@
+// Symbolic executor: pure functions over (Task, WorldState, Action).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "emx/actions.hpp"
+#include "emx/task.hpp"
+
+namespace emx {
+
+struct StepResult {
+  bool ok = true;                  // false: execution stops here
+  ErrorType error = ErrorType::kNone;  // kAdditionalStep comes with ok == true
+  std::string message;             // "fridge_97 is closed, open it first"
+};
+
+/// Applies one action in place. Thread-safe for distinct states; never throws.
+StepResult apply(const Task& task, WorldState& state, const Action& action);
+
+struct TraceStep {
+  Action action;
+  StepResult result;
+};
+
+struct Execution {
+  WorldState final_state;
+  std::vector<TraceStep> trace;   // executed steps; the failing one last
+  int32_t executed = 0;           // steps before the first failure
+  int32_t plan_length = 0;
+  bool completed = false;         // every step ran
+  ErrorType first_error = ErrorType::kNone;  // first fatal error
+};
+
+/// Runs a plan from a state until the first failing step. A failure of a
+/// precondition that held at an earlier step of this run is reported as
+/// kWrongOrder (EAI's wrong temporal order); the extra replay this needs is
+/// paid only on failure.
+Execution execute(const Task& task, const WorldState& start, const std::vector<Action>& plan,
+                  bool keep_trace = true);
+
+}  // namespace emx

@@ -1,0 +1,100 @@
+// Plan evaluation, single and batched over a thread pool.
+#include "emx/evaluate.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
+namespace emx {
+namespace {
+
+int resolve_threads(int requested, size_t work) {
+  int n = requested > 0 ? requested : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return static_cast<int>(std::min<size_t>(static_cast<size_t>(n), std::max<size_t>(1, work)));
+}
+
+// Runs fn(i) for i in [0, n) on `threads` threads; chunks are claimed with an
+// atomic counter so uneven plans balance out. Deterministic results: each i
+// writes only its own slot.
+template <class F>
+void parallel_for(size_t n, int threads, F&& fn) {
+  if (threads <= 1 || n < 2) {
+    for (size_t i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  std::atomic<size_t> next{0};
+  const size_t chunk = std::max<size_t>(1, n / (static_cast<size_t>(threads) * 8));
+  auto worker = [&] {
+    for (;;) {
+      size_t begin = next.fetch_add(chunk);
+      if (begin >= n) return;
+      size_t end = std::min(n, begin + chunk);
+      for (size_t i = begin; i < end; ++i) fn(i);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& th : pool) th.join();
+}
+
+}  // namespace
+
+std::vector<int32_t> goal_objects(const Task& task) {
+  std::vector<uint8_t> seen(task.num_objects(), 0);
+  for (const GroundAtom& a : task.goal.atoms) {
+    seen[a.a] = 1;
+    if (a.b >= 0) seen[a.b] = 1;
+  }
+  std::vector<int32_t> out;
+  for (int32_t i = 0; i < task.num_objects(); ++i)
+    if (seen[i]) out.push_back(i);
+  return out;
+}
+
+Evaluation evaluate(const Task& task, const std::vector<Action>& plan, bool format_ok, const RewardConfig& reward,
+                    bool keep_trace) {
+  Evaluation ev;
+  RewardComponents& c = ev.components;
+  c.format_ok = format_ok;
+  c.plan_length = static_cast<int32_t>(plan.size());
+  ev.execution = execute(task, task.initial, plan, keep_trace);
+  c.executability = plan.empty() ? 0.0 : static_cast<double>(ev.execution.executed) / plan.size();
+  ev.goal = check_goal(task.goal, task.layout, ev.execution.final_state);
+  c.goal_fraction = ev.goal.fraction;
+  c.success = format_ok && ev.goal.success;
+  // Distinct valid objects named anywhere in the plan (the EmboMatrix term),
+  // and how many of them the goal is about.
+  std::vector<uint8_t> named(task.num_objects(), 0);
+  for (const Action& a : plan) {
+    if (a.type == ActionType::kInvalid || a.error == ErrorType::kUnknownObject) continue;
+    for (int k = 0; k < action_info(a.type).num_objects; ++k)
+      if (a.obj[k] >= 0 && a.obj[k] < task.num_objects()) named[a.obj[k]] = 1;
+  }
+  std::vector<int32_t> relevant = goal_objects(task);
+  c.goal_objects = static_cast<int32_t>(relevant.size());
+  for (int32_t i = 0; i < task.num_objects(); ++i) c.objects_named += named[i];
+  for (int32_t i : relevant) c.relevant_named += named[i];
+  ev.reward = compute_reward(c, reward);
+  return ev;
+}
+
+std::vector<Evaluation> evaluate_batch(const std::vector<PlanInput>& inputs, const RewardConfig& reward, int num_threads,
+                                       bool keep_trace) {
+  std::vector<Evaluation> out(inputs.size());
+  parallel_for(inputs.size(), resolve_threads(num_threads, inputs.size()), [&](size_t i) {
+    out[i] = evaluate(*inputs[i].task, inputs[i].actions, inputs[i].format_ok, reward, keep_trace);
+  });
+  return out;
+}
+
+std::vector<GoalCheck> check_batch(const std::vector<const Task*>& tasks, const std::vector<const WorldState*>& states,
+                                   int num_threads) {
+  std::vector<GoalCheck> out(tasks.size());
+  parallel_for(tasks.size(), resolve_threads(num_threads, tasks.size()), [&](size_t i) {
+    out[i] = check_goal(tasks[i]->goal, tasks[i]->layout, *states[i]);
+  });
+  return out;
+}
+
+}  // namespace emx
