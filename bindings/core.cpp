@@ -239,6 +239,26 @@ PYBIND11_MODULE(_core, m) {
              return a;
            })
       .def("describe", [](const PyTask& t, const Action& a) { return describe(*t.task, a); })
+      .def("true_atoms", [](const PyTask& t, const WorldState& s) {
+             // Every stored predicate that holds, by name: for people, and for
+             // adapters that feed the same state to another checker (bench/).
+             const Task& task = *t.task;
+             std::vector<std::tuple<std::string, std::string, std::string>> out;
+             for (int p = 0; p < kNumPredicates; ++p) {
+               Predicate pred = static_cast<Predicate>(p);
+               if (!task.layout.stores(pred) || pred == Predicate::kInRoom) continue;
+               for (int32_t a = 0; a < task.num_objects(); ++a) {
+                 if (is_unary(pred)) {
+                   if (s.get(task.layout, pred, a)) out.emplace_back(std::string(predicate_name(pred)), task.objects[a].name, "");
+                   continue;
+                 }
+                 for (int32_t b = 0; b < task.num_objects(); ++b)
+                   if (s.get(task.layout, pred, a, b))
+                     out.emplace_back(std::string(predicate_name(pred)), task.objects[a].name, task.objects[b].name);
+               }
+             }
+             return out;
+           })
       .def("apply", [](const PyTask& t, WorldState& s, const Action& a) {
              StepResult r = apply(*t.task, s, a);
              return py::make_tuple(r.ok, std::string(error_name(r.error)), r.message);
@@ -306,6 +326,38 @@ PYBIND11_MODULE(_core, m) {
     for (size_t i = 0; i < evs.size(); ++i) out.append(evaluation_to_dict(*inputs[i].task, evs[i]));
     return out;
   }, py::arg("items"), py::arg("reward"), py::arg("threads") = 0, py::arg("keep_trace") = false);
+
+  // A batch of (task, state) pairs held in C++, so timing check() measures the
+  // goal checks and not the conversion of Python lists.
+  struct StateBatch {
+    std::vector<TaskPtr> tasks;
+    std::vector<WorldState> states;
+  };
+  py::class_<StateBatch>(m, "StateBatch")
+      .def(py::init<>())
+      .def("add", [](StateBatch& b, const PyTask& t, const WorldState& s) {
+        if (s.parent.size() != static_cast<size_t>(t.task->num_objects()))
+          throw py::value_error("the state does not belong to this task");
+        b.tasks.push_back(t.task);
+        b.states.push_back(s);
+      })
+      .def("__len__", [](const StateBatch& b) { return b.tasks.size(); })
+      .def("check", [](const StateBatch& b, int threads) {
+        std::vector<const Task*> tp;
+        std::vector<const WorldState*> sp;
+        for (size_t i = 0; i < b.tasks.size(); ++i) { tp.push_back(b.tasks[i].get()); sp.push_back(&b.states[i]); }
+        std::vector<GoalCheck> checks;
+        {
+          py::gil_scoped_release release;
+          checks = check_batch(tp, sp, threads);
+        }
+        py::array_t<bool> success(checks.size());
+        py::array_t<double> fraction(checks.size());
+        auto s = success.mutable_unchecked<1>();
+        auto f = fraction.mutable_unchecked<1>();
+        for (size_t i = 0; i < checks.size(); ++i) { s(i) = checks[i].success; f(i) = checks[i].fraction; }
+        return py::make_tuple(success, fraction);
+      }, py::arg("threads") = 0);
 
   m.def("check_batch", [](const std::vector<PyTask>& tasks, const std::vector<WorldState>& states, int threads) {
     if (tasks.size() != states.size()) throw py::value_error("tasks and states differ in length");

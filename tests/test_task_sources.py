@@ -391,7 +391,9 @@ def test_source_bddl_all_and_one():
     ("/no/such/dir/task.bddl", "no such file"),
 ])
 def test_source_errors(src, message):
-    with pytest.raises(ValueError, match=re.escape(message)):
+    from emx.errors import TaskSourceError  # a ValueError
+
+    with pytest.raises(TaskSourceError, match=re.escape(message)):
         resolve_source(src)
 
 

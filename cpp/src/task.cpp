@@ -323,6 +323,12 @@ TaskPtr compile_task(const Problem& problem, const KnowledgeBase& kb, const Comp
       uint32_t need = ability_for_predicate(p);
       if (need && !(t.objects[a].abilities & need)) added[a] |= need;
       if (p == Predicate::kInside && b >= 0 && !(t.objects[b].abilities & kContainer)) added[b] |= kContainer;
+      // EAI's water.n.06, beer.n.01, detergent.n.02 are bottles you carry, though
+      // BEHAVIOR-1K annotates the synsets as substances: a task that places
+      // such an object is talking about a discrete thing.
+      bool placed = p == Predicate::kOnTop || p == Predicate::kInside || p == Predicate::kNextTo ||
+                    p == Predicate::kUnder || p == Predicate::kOnFloor;
+      if (placed && (t.objects[a].abilities & kSubstance)) t.objects[a].abilities &= ~kSubstance;
     };
     for (const auto& l : init) imply(l.pred, l.a, l.b);
     for (const auto& atom : t.goal.atoms) imply(atom.pred, atom.a, atom.b);

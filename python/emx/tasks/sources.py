@@ -15,8 +15,8 @@ Ids are what plans files refer to, so they depend only on the task itself: the E
 the activity name, the file stem for a single file, and the path relative to DIR (posix
 separators, no ``.bddl``) for a directory.
 
-Every error is a ValueError whose message says what was wrong and what would be accepted, since
-it is shown to a person at the command line.
+Every error is a ``TaskSourceError`` (a ValueError) whose message says what was wrong and what
+would be accepted, since it is shown to a person at the command line.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import TaskSourceError
 from .eai import EaiTask, eai_to_bddl, load_eai_tasks
 
 __all__ = ["TaskSpec", "resolve_source", "bddl_activities", "SOURCE_FORMS"]
@@ -66,10 +67,10 @@ def _forms_help() -> str:
     return "valid task sources: " + "; ".join(SOURCE_FORMS)
 
 
-def _no_match(kind: str, wanted: str, candidates: list[str]) -> ValueError:
+def _no_match(kind: str, wanted: str, candidates: list[str]) -> TaskSourceError:
     close = difflib.get_close_matches(wanted, candidates, n=5, cutoff=0.6)
     hint = f"; did you mean: {', '.join(close)}?" if close else ""
-    return ValueError(f"no {kind} named {wanted!r}{hint}")
+    return TaskSourceError(f"no {kind} named {wanted!r}{hint}")
 
 
 # --------------------------------------------------------------------------- eai-behavior
@@ -98,7 +99,7 @@ def _eai_select(key: str) -> EaiTask:
     if len(matches) > 1:
         names = ", ".join(t.identifier for t in matches[:8])
         more = f" (and {len(matches) - 8} more)" if len(matches) > 8 else ""
-        raise ValueError(f"eai-behavior:{key} is ambiguous; it matches {names}{more}")
+        raise TaskSourceError(f"eai-behavior:{key} is ambiguous; it matches {names}{more}")
     candidates = [t.identifier for t in tasks] + [t.activity for t in tasks]
     raise _no_match("EAI BEHAVIOR task", key, candidates)
 
@@ -137,9 +138,10 @@ def _read_text(path: str | os.PathLike[str]) -> str:
         with open(path, encoding="utf-8") as f:
             return f.read()
     except UnicodeDecodeError as e:
-        raise ValueError(f"{os.fspath(path)}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+        raise TaskSourceError(
+            f"{os.fspath(path)}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     except OSError as e:
-        raise ValueError(f"{os.fspath(path)}: cannot read ({e.strerror})") from None
+        raise TaskSourceError(f"{os.fspath(path)}: cannot read ({e.strerror})") from None
 
 
 def _file_command(text: str, path: Path) -> str:
@@ -189,7 +191,7 @@ def _dir_specs(root: Path, limit: int | None) -> list[TaskSpec]:
             continue
         specs.append(_file_spec(path, rel))
     if not specs and limit != 0:
-        raise ValueError(f"{root}: no .bddl problem files in this directory or below")
+        raise TaskSourceError(f"{root}: no .bddl problem files in this directory or below")
     return specs
 
 
@@ -198,9 +200,9 @@ def _dir_specs(root: Path, limit: int | None) -> list[TaskSpec]:
 def resolve_source(src: str, limit: int | None = None) -> list[TaskSpec]:
     """The tasks a SRC string names, in a stable order; at most ``limit`` of them."""
     if limit is not None and (not isinstance(limit, int) or limit < 0):
-        raise ValueError(f"limit must be a non-negative integer, got {limit!r}")
+        raise TaskSourceError(f"limit must be a non-negative integer, got {limit!r}")
     if not isinstance(src, str) or not src.strip():
-        raise ValueError("empty task source; " + _forms_help())
+        raise TaskSourceError("empty task source; " + _forms_help())
     src = src.strip()
 
     def cap(items: list) -> list:
@@ -211,14 +213,14 @@ def resolve_source(src: str, limit: int | None = None) -> list[TaskSpec]:
     if src.startswith("eai-behavior:"):
         key = src[len("eai-behavior:"):].strip()
         if not key:
-            raise ValueError("eai-behavior: needs a task identifier after the colon")
+            raise TaskSourceError("eai-behavior: needs a task identifier after the colon")
         return cap([_eai_spec(_eai_select(key))])
     if src == "bddl":
         return [_bddl_spec(a) for a in cap(bddl_activities())]
     if src.startswith("bddl:"):
         activity = src[len("bddl:"):].strip()
         if not activity:
-            raise ValueError("bddl: needs an activity name after the colon")
+            raise TaskSourceError("bddl: needs an activity name after the colon")
         if activity not in _activities():
             raise _no_match("BEHAVIOR-1K activity", activity, bddl_activities())
         return cap([_bddl_spec(activity)])
@@ -228,12 +230,12 @@ def resolve_source(src: str, limit: int | None = None) -> list[TaskSpec]:
         return _dir_specs(path, limit)
     if path.is_file():
         if path.suffix.lower() != ".bddl":
-            raise ValueError(f"{src}: not a .bddl file; " + _forms_help())
+            raise TaskSourceError(f"{src}: not a .bddl file; " + _forms_help())
         return cap([_file_spec(path, path.stem)])
     if src.endswith(".bddl"):
-        raise ValueError(f"{src}: no such file")
+        raise TaskSourceError(f"{src}: no such file")
     head = src.split(":", 1)[0]
     close = difflib.get_close_matches(head, ["eai-behavior", "bddl"], n=2, cutoff=0.6)
     hint = f" (did you mean {' or '.join(close)}?)" if close else ""
-    raise ValueError(f"unknown task source {src!r}{hint}: not a known form and no such path; "
+    raise TaskSourceError(f"unknown task source {src!r}{hint}: not a known form and no such path; "
                      + _forms_help())
