@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "emx/backend.hpp"
 #include "emx/emx.hpp"
 
 namespace py = pybind11;
@@ -134,13 +135,9 @@ PYBIND11_MODULE(_core, m) {
     for (int i = 0; i < static_cast<int>(ErrorType::kCount); ++i) out.emplace_back(error_name(static_cast<ErrorType>(i)));
     return out;
   });
-  m.def("backend", [] {
-#ifdef EMX_HAVE_CUDA
-    return std::string("cpu (cuda compiled)");
-#else
-    return std::string("cpu");
-#endif
-  });
+  m.def("backend", &active_backend);
+  m.def("built_with_cuda", &built_with_cuda);
+  m.def("cuda_device_count", &cuda_device_count);
 
   py::class_<KnowledgeBase, std::shared_ptr<KnowledgeBase>>(m, "KnowledgeBase")
       .def(py::init([](const std::unordered_map<std::string, std::vector<std::string>>& table) {

@@ -62,6 +62,15 @@ class Result:
         return d
 
 
+def _parse(plan: Any, fmt: str) -> Plan:
+    parsed = parse_plan(plan, fmt=fmt)
+    if parsed.ok and not parsed.actions:
+        # EAI counts an empty plan as a parsing failure ("No actions found"):
+        # rewarding it would pay a policy for saying nothing.
+        return Plan(format="none", actions=(), error="no actions in the plan")
+    return parsed
+
+
 def _reward_config(reward: str | _core.RewardConfig) -> _core.RewardConfig:
     return reward if isinstance(reward, _core.RewardConfig) else _core.reward_preset(reward)
 
@@ -120,7 +129,7 @@ def evaluate(task: Task, plan: str | Plan | Sequence | dict, mode: str = "symbol
     """Scores one plan (raw model text or a parsed plan) on a task."""
     if mode != "symbolic":
         raise ValueError(f"mode {mode!r} is not available yet: only 'symbolic' is implemented")
-    parsed = parse_plan(plan, fmt=fmt)
+    parsed = _parse(plan, fmt)
     d = _core.evaluate(task.core, to_actions(task, parsed) if parsed.ok else [], parsed.ok, _reward_config(reward))
     return _result(task, parsed, d)
 
@@ -130,7 +139,7 @@ def evaluate_batch(tasks: Sequence[Task], plans: Sequence, reward: str | _core.R
     """Scores many (task, plan) pairs in one C++ call (GIL released, all cores)."""
     if len(tasks) != len(plans):
         raise ValueError(f"{len(tasks)} tasks but {len(plans)} plans")
-    parsed = [parse_plan(p, fmt=fmt) for p in plans]
+    parsed = [_parse(p, fmt) for p in plans]
     items = [(t.core, to_actions(t, p) if p.ok else [], p.ok) for t, p in zip(tasks, parsed)]
     out = _core.evaluate_batch(items, _reward_config(reward), threads, keep_trace)
     return [_result(t, p, d) for t, p, d in zip(tasks, parsed, out)]

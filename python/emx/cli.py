@@ -1,0 +1,187 @@
+"""The ``emx`` command. Human tables with progress bars by default; ``--json``
+prints exactly one JSON object on stdout."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+err = Console(stderr=True)
+out = Console()
+
+
+def _progress(disable: bool) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=err, disable=disable, transient=True)
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=None, default=str) + "\n")
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    import emx
+
+    tasks = emx.load_tasks(args.source, limit=args.limit)
+    if args.action == "list":
+        rows = [{"id": t.id, "source": t.source, "objects": len(t.visible_objects),
+                 "goal_conditions": len(t.goal_conditions), "command": t.command} for t in tasks]
+        if args.json:
+            _print_json({"source": args.source, "n": len(rows), "tasks": rows})
+            return 0
+        table = Table(title=f"{len(rows)} tasks from {args.source}")
+        for col in ("id", "objects", "goal", "command"):
+            table.add_column(col, overflow="fold")
+        for r in rows:
+            table.add_row(r["id"], str(r["objects"]), str(r["goal_conditions"]), r["command"])
+        out.print(table)
+        return 0
+    # show
+    from emx.prompts import build_prompt
+    if len(tasks) != 1:
+        err.print(f"[red]error:[/] {args.source!r} holds {len(tasks)} tasks; name one, e.g. eai-behavior:ID")
+        return 2
+    t = tasks[0]
+    info = {"id": t.id, "source": t.source, "command": t.command, "file": t.spec.filename,
+            "rooms": t.core.rooms,
+            "objects": [{"index": o.index, "name": o.name, "category": o.category, "abilities": list(o.abilities),
+                         "room": o.room} for o in t.visible_objects],
+            "goal": t.goal_conditions, "warnings": t.warnings}
+    if args.prompt:
+        info["prompt"] = build_prompt(t, args.prompt)
+    if args.json:
+        _print_json(info)
+        return 0
+    out.print(f"[bold]{t.id}[/]  ({t.source})\n[italic]{t.command}[/]\nfile: {t.spec.filename}")
+    table = Table(title="objects")
+    for col in ("#", "name", "category", "abilities"):
+        table.add_column(col, overflow="fold")
+    for o in t.visible_objects:
+        table.add_row(str(o.index), o.name, o.category, ", ".join(o.abilities))
+    out.print(table)
+    out.print("[bold]goal[/]")
+    for g in t.goal_conditions:
+        out.print("  " + g)
+    for w in t.warnings:
+        out.print(f"[yellow]warning:[/] {w}")
+    if args.prompt:
+        out.print(info["prompt"], markup=False, highlight=False)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import emx
+    from emx.eval import run_eval
+    from emx.policy import make_policy
+
+    tasks = emx.load_tasks(args.tasks, limit=args.limit)
+    policy = make_policy(args.policy)
+    if hasattr(policy, "unknown_ids"):
+        unknown = policy.unknown_ids(tasks)
+        if unknown:
+            err.print(f"[yellow]warning:[/] {len(unknown)} plan(s) name tasks not in {args.tasks!r}, e.g. {unknown[:3]}")
+    with _progress(args.json or not sys.stderr.isatty()) as bar:
+        job = bar.add_task(f"eval {policy.name}", total=len(tasks))
+        report = run_eval(tasks, policy, reward=args.reward, mode=args.mode, workers=args.workers,
+                          progress=lambda k: bar.advance(job, k))
+    summary = report.summary()
+    if getattr(policy, "unsolved", None):
+        summary["oracle_unsolved"] = policy.unsolved
+    if args.json:
+        _print_json(summary)
+        return 0
+    table = Table(title=f"emx eval — {len(tasks)} tasks from {args.tasks}, policy {policy.name}, reward {args.reward}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_row("success rate", f"{summary['success_rate']:.3f}")
+    table.add_row("goal fraction", f"{summary['goal_fraction']:.3f}")
+    table.add_row("executability", f"{summary['executability']:.3f}")
+    table.add_row("mean reward", f"{summary['mean_reward']:.3f}")
+    out.print(table)
+    if summary["errors"]:
+        et = Table(title="errors by type")
+        et.add_column("type")
+        et.add_column("count", justify="right")
+        for k, v in summary["errors"].items():
+            et.add_row(k, str(v))
+        out.print(et)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import importlib
+
+    names = {"goal-check": "emx.bench.goal_check"}
+    if args.name not in names:
+        err.print(f"[red]error:[/] unknown benchmark {args.name!r}; available: {', '.join(names)}")
+        return 2
+    mod = importlib.import_module(names[args.name])
+    with _progress(args.json or not sys.stderr.isatty()) as bar:
+        job = bar.add_task(f"bench {args.name}", total=None)
+        result = mod.run(quick=args.quick, progress=lambda *a, **k: bar.advance(job))
+    if args.json:
+        _print_json(result)
+        return 0
+    table = Table(title=f"emx bench {args.name}")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for k, v in mod.format_table(result):
+        table.add_row(k, v)
+    out.print(table)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="emx", description="emx: a training ground for embodied decision-making")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("tasks", help="list or show tasks of a source")
+    t.add_argument("action", choices=["list", "show"])
+    t.add_argument("--source", required=True, help="eai-behavior[:ID], bddl[:ACTIVITY], a .bddl file or a directory")
+    t.add_argument("--limit", type=int, default=None)
+    t.add_argument("--prompt", choices=["eai", "native"], default=None, help="show: also print the policy prompt")
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(fn=cmd_tasks)
+
+    e = sub.add_parser("eval", help="evaluate a policy on a task source")
+    e.add_argument("--tasks", required=True)
+    e.add_argument("--policy", required=True, help="oracle | file:PLANS.jsonl")
+    e.add_argument("--mode", choices=["symbolic", "physics"], default="symbolic")
+    e.add_argument("--workers", type=int, default=0, help="threads for the C++ batch evaluation (0: all cores)")
+    e.add_argument("--reward", choices=["embomatrix", "eai", "default"], default="default")
+    e.add_argument("--limit", type=int, default=None)
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(fn=cmd_eval)
+
+    b = sub.add_parser("bench", help="run a benchmark")
+    b.add_argument("name")
+    b.add_argument("--quick", action="store_true")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(fn=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from emx.errors import EmxError
+
+    try:
+        return args.fn(args)
+    except (EmxError, ValueError, FileNotFoundError) as e:
+        # Bad input from the user: say what and where, no traceback.
+        err.print(f"[red]error:[/] {e}", markup=True, highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
