@@ -130,7 +130,15 @@ StepResult grasp(Ctx& c, int32_t& hand, const char* hname, int32_t o) {
 }
 
 StepResult release(Ctx& c, int32_t& hand, const char* hname, int32_t o) {
-  if (hand < 0) return additional(std::string("the ") + hname + " hand is empty");
+  if (hand < 0) {
+    // EAI: releasing something that sits somewhere is a missing step (grasp it
+    // first); releasing with an empty hand and nothing placed is a no-op.
+    bool placed = c.s.parent[o] >= 0;
+    for (int32_t x = 0; x < c.L.num_objects && !placed; ++x)
+      placed = c.get(P::kOnFloor, o, x) || c.get(P::kNextTo, o, x) || c.get(P::kOnTop, o, x);
+    if (placed) return fail(ErrorType::kMissingStep, c.name(o) + " is not in the " + hname + " hand");
+    return additional(std::string("the ") + hname + " hand is empty");
+  }
   if (hand != o) return fail(ErrorType::kMissingStep, std::string("the ") + hname + " hand holds " + c.name(hand) + ", not " + c.name(o));
   hand = -1;
   return ok();

@@ -213,8 +213,18 @@ class _Walker:
         return best
 
 
-def _task_pairs(task, source: str, quota: int, seed: int, vocabulary, max_oracle_actions: int = 400) -> tuple[list[Pair], bool]:
-    """Up to ``quota`` distinct states of one task. Returns (pairs, whether the oracle solved it)."""
+def _oracle_plan(task, max_actions: int = 400) -> list:
+    """The oracle's actions when it solves the task, else [] (the oracle is optional here)."""
+    try:
+        solved, actions, _ = task.core.oracle(max_actions)
+    except Exception:
+        return []
+    return list(actions) if solved else []
+
+
+def _task_pairs(task, source: str, quota: int, seed: int, vocabulary, oracle_actions: list) -> list[Pair]:
+    """Up to ``quota`` distinct states of one task: the initial state, oracle-plan prefixes
+    (ending with the solved state), then seeded random and goal-seeking walks."""
     rng = random.Random(f"{seed}:{source}:{task.id}")
     core = task.core
     out: list[Pair] = []
@@ -232,15 +242,10 @@ def _task_pairs(task, source: str, quota: int, seed: int, vocabulary, max_oracle
     initial = core.initial_state
     keep(initial.copy(), "initial")
 
-    solved = False
-    try:
-        solved, actions, _ = core.oracle(max_oracle_actions)
-    except Exception:  # the oracle is optional for this benchmark
-        solved, actions = False, []
-    if solved and actions:
+    if oracle_actions:
         prefixes = []
         state = initial.copy()
-        for action in actions:
+        for action in oracle_actions:
             ok, _, _ = core.apply(state, action)
             if not ok:
                 break
@@ -265,7 +270,7 @@ def _task_pairs(task, source: str, quota: int, seed: int, vocabulary, max_oracle
             keep(state, kind)
             if len(out) >= quota:
                 break
-    return out[:quota], bool(solved)
+    return out[:quota]
 
 
 @dataclass
@@ -309,11 +314,17 @@ def generate_pairs(n_pairs: int, seed: int = 0, progress: Progress = None) -> Pa
     bddl_order = list(range(len(bddl_all)))
     rng.shuffle(bddl_order)
 
-    plan: list[tuple[object, str, int]] = []
     skipped: dict[str, str] = {}
     goals: dict[str, BddlGoal] = {}
-    for source, tasks, wanted, total in (("eai-behavior", eai, len(eai), n_pairs - half),
-                                         ("bddl", [bddl_all[i] for i in bddl_order], bddl_count, half)):
+    pairs: list[Pair] = []
+    solved: set[str] = set()
+    counts = {}
+    plans: dict[str, list] = {}
+    sources = (("eai-behavior", eai, len(eai), n_pairs - half),
+               ("bddl", [bddl_all[i] for i in bddl_order], bddl_count, half))
+    total_tasks = len(eai) + bddl_count
+    done_tasks = 0
+    for source, tasks, wanted, total in sources:
         chosen = []
         for task in tasks:
             if len(chosen) >= wanted:
@@ -324,21 +335,36 @@ def generate_pairs(n_pairs: int, seed: int = 0, progress: Progress = None) -> Pa
                 chosen.append(task)
         if source == "bddl":
             chosen.sort(key=lambda t: t.id)
-        for i, task in enumerate(chosen):  # spread the total over the tasks, remainder first
-            plan.append((task, source, total // len(chosen) + (1 if i < total % len(chosen) else 0)))
-
-    pairs: list[Pair] = []
-    solved = 0
-    for i, (task, source, quota) in enumerate(plan):
-        got, was_solved = _task_pairs(task, source, quota, seed, vocabulary)
-        pairs.extend(got)
-        solved += was_solved
-        if progress:
-            progress("states", i + 1, len(plan))
-    return PairSet(pairs, goals,
-                   eai_tasks=sum(1 for _, s, _ in plan if s == "eai-behavior"),
-                   bddl_activities=sum(1 for _, s, _ in plan if s == "bddl"),
-                   oracle_solved=solved, skipped=skipped)
+        counts[source] = len(chosen)
+        if not chosen:
+            continue
+        # spread the total over the tasks; tasks with few distinct reachable states leave a
+        # deficit that the others make up, with larger quotas, in a few more rounds
+        quota = {t.id: total // len(chosen) + (1 if i < total % len(chosen) else 0) for i, t in enumerate(chosen)}
+        got: dict[str, list[Pair]] = {}
+        todo = list(chosen)
+        for _round in range(6):
+            for task in todo:
+                if _round == 0:
+                    plans[task.id] = _oracle_plan(task)
+                    if plans[task.id]:
+                        solved.add(task.id)
+                got[task.id] = _task_pairs(task, source, quota[task.id], seed, vocabulary, plans[task.id])
+                if _round == 0:
+                    done_tasks += 1
+                    if progress:
+                        progress("states", done_tasks, total_tasks)
+            deficit = total - sum(len(v) for v in got.values())
+            todo = [t for t in chosen if len(got[t.id]) >= quota[t.id]]
+            if deficit <= 0 or not todo:
+                break
+            extra = -(-deficit // len(todo))
+            for t in todo:
+                quota[t.id] += extra
+        source_pairs = [p for t in chosen for p in got[t.id]]
+        pairs.extend(source_pairs[:total])
+    return PairSet(pairs, goals, eai_tasks=counts.get("eai-behavior", 0),
+                   bddl_activities=counts.get("bddl", 0), oracle_solved=len(solved), skipped=skipped)
 
 
 # --------------------------------------------------------------------------- agreement

@@ -1,0 +1,612 @@
+// Oracle, part 2: static feasibility of literals and the macro-step planner
+// that makes a grounding's literals true. Every step is simulated with the
+// executor's own apply(), so whatever the planner emits executes as written.
+#include <algorithm>
+
+#include "emx/executor.hpp"
+#include "oracle_internal.hpp"
+
+namespace emx::oracle_detail {
+
+using P = Predicate;
+
+// ---------------------------------------------------------------- literals and the catalog
+
+std::string lit_text(const Task& t, const Lit& l) {
+  std::string s = "(" + std::string(predicate_name(l.pred)) + " " + t.objects[l.a].name;
+  if (l.b >= 0) s += " " + t.objects[l.b].name;
+  s += ")";
+  return l.value ? s : "(not " + s + ")";
+}
+
+Catalog::Catalog(const Task& t) : task(t) {
+  const int32_t n = t.num_objects();
+  parts.resize(n);
+  goal_object.assign(n, 0);
+  for (int32_t i = 0; i < n; ++i) {
+    const Object& o = t.objects[i];
+    if (o.whole >= 0) { parts[o.whole].push_back(i); continue; }
+    if (t.has(i, kFloor)) floors.push_back(i);
+    bool grasp = graspable(i);
+    if (grasp && t.has(i, kSlicer)) slicers.push_back(i);
+    if (grasp && t.has(i, kCleaningTool)) tools.push_back(i);
+    if (grasp && t.has(i, kSoap)) soaps.push_back(i);
+    if (t.has(i, kWaterSource) && !t.has(i, kSubstance)) water_sources.push_back(i);
+    if (t.has(i, kCookingVessel) && !t.has(i, kSubstance)) vessels.push_back(i);
+    if (t.has(i, kDishwasher)) washers.push_back(i);
+  }
+  for (const GroundAtom& a : t.goal.atoms) {
+    goal_object[a.a] = 1;
+    if (a.b >= 0) goal_object[a.b] = 1;
+  }
+}
+
+bool Catalog::graspable(int32_t o) const {
+  return !task.has(o, kFloor | kFixed | kSubstance | kAgent);
+}
+
+// Slice parts share their whole's abilities, so a whole moves exactly when it can be grasped.
+bool Catalog::movable(int32_t o) const { return graspable(o); }
+
+namespace {
+
+bool unchangeable(P p) {
+  switch (p) {
+    case P::kOpen: case P::kToggledOn: case P::kCooked: case P::kFrozen: case P::kSliced:
+    case P::kSoaked: case P::kDusty: case P::kStained:
+    case P::kOnTop: case P::kInside: case P::kNextTo: case P::kUnder: case P::kOnFloor:
+      return false;
+    default:
+      return true;
+  }
+}
+
+std::string quoted(P p) { return "'" + std::string(predicate_name(p)) + "'"; }
+
+}  // namespace
+
+bool lit_feasible(const Catalog& cat, const WorldState& init, const Lit& l, std::string* reason) {
+  const Task& t = cat.task;
+  const WorldLayout& L = t.layout;
+  auto no = [&](const std::string& why) { if (reason) *reason = why; return false; };
+  const std::string& an = t.objects[l.a].name;
+  const bool now = init.get(L, l.pred, l.a, l.b);
+  if (now == l.value && init.is_present(l.a)) return true;
+  if (unchangeable(l.pred) || !L.stores(l.pred))
+    return no("no action makes " + quoted(l.pred) + (l.value ? " true" : " false"));
+  if (!is_unary(l.pred) && l.a == l.b) return no("a relation of " + an + " to itself");
+  switch (l.pred) {
+    case P::kOnTop: case P::kInside: case P::kUnder: case P::kOnFloor:
+      if (!cat.movable(l.a)) return no(an + " cannot be grasped, so it cannot be moved");
+      if (l.value && l.pred == P::kOnFloor && !cat.is_floor(l.b)) return no(t.objects[l.b].name + " is not a floor");
+      if (l.value && l.pred == P::kInside && !t.has(l.b, kContainer | kOpenable | kFloor))
+        return no(t.objects[l.b].name + " is not a container");
+      return true;
+    case P::kNextTo:
+      if (!cat.movable(l.a) && !cat.movable(l.b))
+        return no("neither " + an + " nor " + t.objects[l.b].name + " can be grasped");
+      return true;
+    case P::kOpen:
+      if (!t.has(l.a, kOpenable)) return no(an + " is not openable");
+      return true;
+    case P::kToggledOn:
+      if (!t.has(l.a, kToggleable)) return no(an + " is not toggleable");
+      return true;
+    case P::kFrozen:
+      if (!t.has(l.a, kFreezable)) return no(an + " is not freezable");
+      return true;
+    case P::kCooked:
+      if (!l.value) return no("no action makes 'cooked' false");
+      if (!t.has(l.a, kCookable)) return no(an + " is not cookable");
+      if (cat.vessels.empty()) return no("no cooking vessel (pan, pot) among the objects");
+      if (!cat.movable(l.a)) return no(an + " cannot be grasped into a cooking vessel");
+      return true;
+    case P::kSliced:
+      if (!l.value) return no("no action makes 'sliced' false");
+      if (!t.has(l.a, kSliceable)) return no(an + " is not sliceable");
+      if (cat.slicers.empty()) return no("no slicer (knife) among the objects");
+      return true;
+    case P::kSoaked:
+      if (!t.has(l.a, kSoakable)) return no(an + " is not soakable");
+      if (!l.value) return true;
+      if (cat.water_sources.empty()) return no("no water source (sink) among the objects");
+      if (!cat.movable(l.a)) {
+        // Fixed: only if it already sits in a water source.
+        for (int32_t p = init.parent[l.a], k = 0; p >= 0 && k < L.num_objects; p = init.parent[p], ++k)
+          if (t.has(p, kWaterSource)) return true;
+        return no(an + " cannot be grasped into a water source");
+      }
+      return true;
+    case P::kDusty:
+    case P::kStained: {
+      if (l.value) return no("no action makes " + quoted(l.pred) + " true");
+      if (!t.has(l.a, kDustyable | kStainable)) return no(an + " cannot be cleaned");
+      bool wash = cat.movable(l.a) && !cat.water_sources.empty();
+      if (l.pred == P::kDusty) {
+        if (cat.tools.empty() && !wash && !(cat.movable(l.a) && !cat.washers.empty()))
+          return no("no cleaning tool, sink or dishwasher to clean " + an);
+        return true;
+      }
+      bool soakable_tool = false;
+      for (int32_t x : cat.tools) soakable_tool |= t.has(x, kSoakable);
+      if (cat.soaps.empty() && !(soakable_tool && !cat.water_sources.empty()) && !wash)
+        return no("no soap, soakable cleaning tool with a water source, or sink to clean the stain off " + an);
+      return true;
+    }
+    default:
+      return no("no action makes " + quoted(l.pred) + (l.value ? " true" : " false"));
+  }
+}
+
+// ---------------------------------------------------------------- the planner
+
+namespace {
+
+enum class How { kOnTop, kInside, kNextTo, kUnder };
+constexpr int kLeft = 0, kRight = 1;
+
+ActionType grasp_type(int h) { return h == kLeft ? ActionType::kLeftGrasp : ActionType::kRightGrasp; }
+ActionType release_type(int h) { return h == kLeft ? ActionType::kLeftRelease : ActionType::kRightRelease; }
+ActionType place_type(int h, How how) {
+  switch (how) {
+    case How::kOnTop: return h == kLeft ? ActionType::kLeftPlaceOnTop : ActionType::kRightPlaceOnTop;
+    case How::kInside: return h == kLeft ? ActionType::kLeftPlaceInside : ActionType::kRightPlaceInside;
+    case How::kNextTo: return h == kLeft ? ActionType::kLeftPlaceNextTo : ActionType::kRightPlaceNextTo;
+    case How::kUnder: return h == kLeft ? ActionType::kLeftPlaceUnder : ActionType::kRightPlaceUnder;
+  }
+  return ActionType::kInvalid;
+}
+
+// Order in which literals are worked on: processing before placing, placing
+// before the relations that break when things move, closing and switching last.
+int phase(const Lit& l) {
+  switch (l.pred) {
+    case P::kStained: return 0;
+    case P::kDusty: return 1;
+    case P::kCooked: return 2;
+    case P::kFrozen: return 3;
+    case P::kSoaked: return l.value ? 4 : 5;
+    case P::kSliced: return 6;
+    case P::kOnTop: case P::kInside: case P::kOnFloor: return l.value ? 7 : 8;
+    case P::kUnder: case P::kNextTo: return l.value ? 9 : 8;
+    case P::kOpen: return l.value ? 10 : 11;
+    case P::kToggledOn: return 12;
+    default: return 13;
+  }
+}
+
+class Planner {
+ public:
+  Planner(const Catalog& cat, const std::vector<Lit>& lits, const OracleOptions& options)
+      : cat_(cat), t_(cat.task), L_(cat.task.layout), lits_(lits), opt_(options), s_(cat.task.initial) {
+    const int32_t n = t_.num_objects();
+    home_parent_.assign(n, -1);
+    home_support_.assign(n, Support::kNone);
+    home_floor_.assign(n, -1);
+    for (const Lit& l : lits_)
+      if (!l.value && l.b >= 0) avoid_.push_back({l.a, l.b});
+  }
+
+  Achievement run() {
+    Achievement out;
+    out.messages.assign(lits_.size(), "");
+    std::vector<size_t> order(lits_.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return phase(lits_[x]) < phase(lits_[y]); });
+    order_nextto(order);
+    std::vector<int32_t> prev_unmet;
+    for (int round = 0; round < 6 && !too_long_; ++round) {
+      for (size_t i : order) {
+        if (holds(lits_[i])) continue;
+        err_.clear();
+        if (!achieve(lits_[i]) && out.messages[i].empty()) out.messages[i] = err_.empty() ? "no way found" : err_;
+        if (too_long_) break;
+      }
+      std::vector<int32_t> unmet;
+      for (size_t i = 0; i < lits_.size(); ++i)
+        if (!holds(lits_[i])) unmet.push_back(static_cast<int32_t>(i));
+      if (unmet.empty() || unmet == prev_unmet) { prev_unmet = unmet; break; }
+      prev_unmet = unmet;
+    }
+    out.unmet.clear();
+    for (size_t i = 0; i < lits_.size(); ++i)
+      if (!holds(lits_[i])) out.unmet.push_back(static_cast<int32_t>(i));
+    out.actions = std::move(plan_);
+    out.final_state = std::move(s_);
+    out.too_long = too_long_;
+    return out;
+  }
+
+ private:
+  // ------------------------------------------------------------ state queries
+  bool get(P p, int32_t a, int32_t b = -1) const { return s_.get(L_, p, a, b); }
+  bool closed(int32_t o) const { return t_.has(o, kOpenable) && !get(P::kOpen, o); }
+  int hand_of(int32_t o) const { return s_.hand[kLeft] == o ? kLeft : s_.hand[kRight] == o ? kRight : -1; }
+  const std::string& name(int32_t o) const { return t_.objects[o].name; }
+  bool sliced_whole(int32_t o) const {
+    return t_.objects[o].whole < 0 && t_.has(o, kSliceable) && get(P::kSliced, o) && !cat_.parts[o].empty();
+  }
+  // The objects to act on for `o`: its parts once it is sliced.
+  std::vector<int32_t> sub(int32_t o) const { return sliced_whole(o) ? cat_.parts[o] : std::vector<int32_t>{o}; }
+
+  bool in_subtree(int32_t o, int32_t root) const {
+    for (int32_t x = o, k = 0; x >= 0 && k <= L_.num_objects; x = s_.parent[x], ++k)
+      if (x == root) return true;
+    return false;
+  }
+  // Closed containers around `o`, outermost first.
+  std::vector<int32_t> blockers(int32_t o) const {
+    std::vector<int32_t> out;
+    for (int32_t x = o, k = 0; s_.parent[x] >= 0 && k < L_.num_objects; x = s_.parent[x], ++k)
+      if (s_.support[x] == Support::kInside && closed(s_.parent[x])) out.push_back(s_.parent[x]);
+    std::reverse(out.begin(), out.end());
+    return out;
+  }
+  bool interactive(int32_t o) const {
+    return s_.is_present(o) && (cat_.is_floor(o) || blockers(o).empty()) && !sliced_whole(o);
+  }
+  bool ancestor_with(int32_t o, uint32_t ability, bool active) const {
+    for (int32_t p = s_.parent[o], k = 0; p >= 0 && k < L_.num_objects; p = s_.parent[p], ++k)
+      if (t_.has(p, ability) && (!active || !t_.has(p, kToggleable) || get(P::kToggledOn, p))) return true;
+    return false;
+  }
+  bool avoided(int32_t o, int32_t target) const {
+    for (auto [a, b] : avoid_)
+      if (a == o && b == target) return true;
+    return false;
+  }
+
+  bool holds(const Lit& l) const { return get(l.pred, l.a, l.b) == l.value; }
+
+  // ------------------------------------------------------------ primitive steps
+  bool step(ActionType type, int32_t a, int32_t b = -1) {
+    Action act;
+    act.type = type;
+    act.obj[0] = a;
+    act.obj[1] = b;
+    if (static_cast<int>(plan_.size()) >= opt_.max_actions) {
+      too_long_ = true;
+      err_ = "the plan needs more than " + std::to_string(opt_.max_actions) + " actions";
+      return false;
+    }
+    WorldState next = s_;
+    StepResult r = apply(t_, next, act);
+    if (!r.ok) {
+      err_ = describe(t_, act) + " fails: " + r.message;
+      return false;
+    }
+    if (r.error == ErrorType::kAdditionalStep) return true;
+    s_ = std::move(next);
+    plan_.push_back(act);
+    return true;
+  }
+
+  int32_t floor_for(int32_t o, int32_t avoid = -1) const {
+    int32_t best = -1;
+    auto ok = [&](int32_t f) { return f != avoid && !avoided(o, f); };
+    if (home_floor_[o] >= 0 && ok(home_floor_[o])) return home_floor_[o];
+    for (int32_t f : cat_.floors) {
+      if (!ok(f)) continue;
+      if (best < 0) best = f;
+      if (t_.objects[o].room >= 0 && t_.objects[f].room == t_.objects[o].room) return f;
+    }
+    return best;
+  }
+
+  // Puts down what hand h holds: back where it was taken from, else on a floor, else releases it.
+  bool stash(int h) {
+    int32_t o = s_.hand[h];
+    if (o < 0) return true;
+    std::string saved = err_;
+    int32_t p = home_parent_[o];
+    if (p >= 0 && p != o && s_.is_present(p) && interactive(p) && !in_subtree(p, o) && !avoided(o, p) &&
+        !(home_support_[o] == Support::kInside && closed(p)) &&
+        step(place_type(h, home_support_[o] == Support::kInside ? How::kInside : How::kOnTop), p)) {
+      err_ = saved;
+      return true;
+    }
+    if (int32_t f = floor_for(o); f >= 0 && step(place_type(h, How::kOnTop), f)) { err_ = saved; return true; }
+    bool ok = step(release_type(h), o);
+    if (ok) err_ = saved;
+    return ok;
+  }
+
+  bool free_hand(int32_t keep = -1) {
+    if (s_.hand[kLeft] < 0 || s_.hand[kRight] < 0) return true;
+    int h = s_.hand[kRight] != keep ? kRight : kLeft;
+    return stash(h);
+  }
+
+  bool open_obj(int32_t x) {
+    if (!closed(x)) return true;
+    if (!make_reachable(x)) return false;
+    if (t_.has(x, kToggleable) && get(P::kToggledOn, x) && !(free_hand() && step(ActionType::kToggleOff, x))) return false;
+    return free_hand() && step(ActionType::kOpen, x);
+  }
+
+  bool close_obj(int32_t x) {
+    if (!t_.has(x, kOpenable) || !get(P::kOpen, x)) return true;
+    if (int h = hand_of(x); h >= 0 && !stash(h)) return false;
+    return make_reachable(x) && free_hand() && step(ActionType::kClose, x);
+  }
+
+  bool make_reachable(int32_t o) {
+    if (hand_of(o) >= 0 || cat_.is_floor(o)) return true;
+    for (int32_t b : blockers(o))
+      if (!open_obj(b)) return false;
+    return true;
+  }
+
+  // Grasps o (if not held already) and returns the hand, or -1.
+  int grasp(int32_t o, int pref, bool tool = false) {
+    if (int h = hand_of(o); h >= 0) return h;
+    if (!cat_.graspable(o)) { err_ = name(o) + " cannot be grasped"; return -1; }
+    if (!make_reachable(o)) return -1;
+    int h = pref;
+    if (s_.hand[h] >= 0) {
+      if (s_.hand[1 - h] < 0 && !tool) h = 1 - h;
+      else if (!stash(h)) return -1;
+    }
+    home_parent_[o] = s_.parent[o];
+    home_support_[o] = s_.support[o];
+    home_floor_[o] = -1;
+    if (s_.parent[o] < 0)
+      for (int32_t f : cat_.floors)
+        if (get(P::kOnFloor, o, f)) { home_floor_[o] = f; break; }
+    if (!step(grasp_type(h), o)) return -1;
+    return h;
+  }
+
+  bool place(int32_t o, How how, int32_t target) {
+    if (int h = hand_of(target); h >= 0 && !stash(h)) return false;
+    if (how == How::kInside && closed(target) && !open_obj(target)) return false;
+    if (!make_reachable(target)) return false;
+    if (hand_of(o) < 0 && !interactive(o) && !make_reachable(o)) return false;
+    int h = grasp(o, kRight);
+    if (h < 0) return false;
+    if (!make_reachable(target)) return false;
+    return step(place_type(h, how), target);
+  }
+
+  // Moves o somewhere that is not `avoid` (for negated relations).
+  bool put_away(int32_t o, int32_t avoid) {
+    int h = grasp(o, kRight);
+    if (h < 0) return false;
+    int32_t f = floor_for(o, avoid);
+    if (f >= 0 && step(place_type(h, How::kOnTop), f)) return true;
+    int32_t p = home_parent_[o];
+    if (p >= 0 && p != avoid && interactive(p) && !in_subtree(p, o) &&
+        step(place_type(h, home_support_[o] == Support::kInside ? How::kInside : How::kOnTop), p))
+      return true;
+    return step(release_type(h), o);
+  }
+
+  // ------------------------------------------------------------ choosing helpers
+  template <class Score>
+  int32_t pick(const std::vector<int32_t>& cands, Score&& score) const {
+    int32_t best = -1;
+    double best_s = 1e300;
+    for (int32_t c : cands) {
+      if (!s_.is_present(c)) continue;
+      double sc = score(c);
+      if (sc < best_s) { best_s = sc; best = c; }
+    }
+    return best;
+  }
+  double reach_cost(int32_t o) const { return hand_of(o) >= 0 ? -2.0 : static_cast<double>(blockers(o).size()); }
+
+  int32_t pick_tool(int32_t x, bool need_soakable) const {
+    static const char* kGood[] = {"rag", "towel", "brush", "sponge", "cloth", "wipe", "scrubber", "mop"};
+    return pick(cat_.tools, [&](int32_t c) {
+      if (need_soakable && !t_.has(c, kSoakable)) return 1e9;
+      double sc = reach_cost(c) + (c == x ? 50.0 : 0.0) + (in_subtree(x, c) ? 100.0 : 0.0);
+      if (get(P::kSoaked, c)) sc -= 1.0;
+      bool good = false;
+      for (const char* g : kGood) good |= t_.objects[c].category.find(g) != std::string::npos;
+      if (!good) sc += 5.0;
+      if (cat_.goal_object[c]) sc += 0.5;
+      return sc;
+    });
+  }
+
+  int32_t pick_water(int32_t x) const {
+    return pick(cat_.water_sources, [&](int32_t w) {
+      if (w == x || in_subtree(w, x)) return 1e9;
+      double sc = reach_cost(w);
+      if (!t_.has(w, kFixed)) sc += 3.0;
+      if (!t_.has(w, kContainer | kOpenable)) sc += 1.0;
+      if (t_.has(w, kOpenable) && t_.has(w, kToggleable)) sc += 2.0;
+      return sc;
+    });
+  }
+
+  bool activate_water(int32_t w) {
+    if (!t_.has(w, kToggleable) || get(P::kToggledOn, w)) return true;
+    return toggle(w, true);
+  }
+
+  bool into(int32_t o, int32_t container) {
+    How how = t_.has(container, kContainer | kOpenable) ? How::kInside : How::kOnTop;
+    return place(o, how, container);
+  }
+
+  // ------------------------------------------------------------ macros
+  bool toggle(int32_t x, bool on) {
+    if (get(P::kToggledOn, x) == on) return true;
+    if (on && t_.has(x, kOpenable) && get(P::kOpen, x) && !close_obj(x)) return false;
+    if (int h = hand_of(x); h < 0 && !make_reachable(x)) return false;
+    return free_hand(x) && step(on ? ActionType::kToggleOn : ActionType::kToggleOff, x);
+  }
+
+  bool simple(int32_t x, ActionType type) {
+    if (!make_reachable(x)) return false;
+    return free_hand(x) && step(type, x);
+  }
+
+  bool cook(int32_t x) {
+    if (get(P::kCooked, x)) return true;
+    if (!ancestor_with(x, kCookingVessel, false)) {
+      int32_t v = pick(cat_.vessels, [&](int32_t c) {
+        if (c == x || in_subtree(c, x)) return 1e9;
+        return reach_cost(c) + (t_.has(c, kContainer) ? 0.0 : 1.0) + (t_.has(c, kWaterSource) ? 0.5 : 0.0);
+      });
+      if (v < 0) { err_ = "no cooking vessel for " + name(x); return false; }
+      if (!into(x, v)) return false;
+    }
+    return simple(x, ActionType::kCook);
+  }
+
+  bool slice(int32_t x) {
+    if (get(P::kSliced, x)) return true;
+    int32_t k = pick(cat_.slicers, [&](int32_t c) { return reach_cost(c); });
+    if (k < 0) { err_ = "no slicer"; return false; }
+    if (int h = hand_of(x); h >= 0 && !stash(h)) return false;
+    if (grasp(k, kLeft, true) < 0) return false;
+    if (!make_reachable(x)) return false;
+    if (!free_hand(k)) return false;
+    return step(ActionType::kSlice, x);
+  }
+
+  bool soak(int32_t x) {
+    if (get(P::kSoaked, x)) return true;
+    if (!ancestor_with(x, kWaterSource, true)) {
+      int32_t w = -1;
+      for (int32_t p = s_.parent[x], k = 0; p >= 0 && k < L_.num_objects && w < 0; p = s_.parent[p], ++k)
+        if (t_.has(p, kWaterSource)) w = p;
+      if (w < 0) {
+        w = pick_water(x);
+        if (w < 0) { err_ = "no water source for " + name(x); return false; }
+        if (!cat_.graspable(x)) { err_ = name(x) + " cannot be grasped into a water source"; return false; }
+        if (!into(x, w)) return false;
+      }
+      if (!activate_water(w)) return false;
+    }
+    return simple(x, ActionType::kSoak);
+  }
+
+  bool clean(int32_t x, bool stain) {
+    const bool dusty = get(P::kDusty, x), stained = get(P::kStained, x);
+    if (stain ? !stained : !dusty) return true;
+    auto holding = [&](auto&& pred) {
+      for (int32_t h : s_.hand)
+        if (h >= 0 && pred(h)) return true;
+      return false;
+    };
+    auto do_clean = [&] { return make_reachable(x) && step(ActionType::kClean, x); };
+    if (stain) {
+      if (holding([&](int32_t h) { return t_.has(h, kSoap) || (t_.has(h, kCleaningTool) && get(P::kSoaked, h)); }))
+        return do_clean();
+      int32_t tool = pick_tool(x, true);
+      if (tool >= 0 && (get(P::kSoaked, tool) || !cat_.water_sources.empty())) {
+        if (soak(tool) && grasp(tool, kLeft, true) >= 0 && do_clean()) return true;
+      }
+      int32_t soap = pick(cat_.soaps, [&](int32_t c) { return reach_cost(c) + (c == x ? 50.0 : 0.0); });
+      if (soap >= 0 && grasp(soap, kLeft, true) >= 0 && do_clean()) return true;
+    } else {
+      if (holding([&](int32_t h) { return t_.has(h, kCleaningTool); })) return do_clean();
+      int32_t tool = pick_tool(x, false);
+      if (tool >= 0 && grasp(tool, kLeft, true) >= 0 && do_clean()) return true;
+    }
+    // Wash it in a running sink.
+    if (cat_.graspable(x)) {
+      int32_t w = pick_water(x);
+      if (w >= 0 && into(x, w) && activate_water(w) && do_clean()) return true;
+    }
+    if (err_.empty()) err_ = "no way to clean " + name(x);
+    return false;
+  }
+
+  bool relation(const Lit& l) {
+    bool ok = true;
+    for (int32_t x : sub(l.a)) {
+      if (get(l.pred, x, l.b) == l.value) continue;
+      if (!l.value) {
+        if (l.pred == P::kNextTo && !cat_.graspable(x)) ok &= put_away(l.b, -1);
+        else ok &= put_away(x, l.b);
+        continue;
+      }
+      switch (l.pred) {
+        case P::kOnTop: case P::kOnFloor: ok &= place(x, How::kOnTop, l.b); break;
+        case P::kInside: ok &= place(x, How::kInside, l.b); break;
+        case P::kUnder: ok &= place(x, How::kUnder, l.b); break;
+        case P::kNextTo:
+          if (cat_.graspable(x)) ok &= place(x, How::kNextTo, l.b);
+          else if (cat_.graspable(l.b) && !sliced_whole(l.b)) ok &= place(l.b, How::kNextTo, x);
+          else { err_ = "neither " + name(x) + " nor " + name(l.b) + " can be moved"; ok = false; }
+          break;
+        default: ok = false;
+      }
+    }
+    return ok;
+  }
+
+  bool achieve(const Lit& l) {
+    switch (l.pred) {
+      case P::kOnTop: case P::kInside: case P::kOnFloor: case P::kUnder: case P::kNextTo:
+        return relation(l);
+      case P::kOpen: return l.value ? open_obj(l.a) : close_obj(l.a);
+      case P::kToggledOn: return toggle(l.a, l.value);
+      case P::kSliced: return l.value && slice(l.a);
+      default: break;
+    }
+    bool ok = true;
+    for (int32_t x : sub(l.a)) {
+      if (get(l.pred, x) == l.value) continue;
+      switch (l.pred) {
+        case P::kFrozen: ok &= simple(x, l.value ? ActionType::kFreeze : ActionType::kUnfreeze); break;
+        case P::kCooked: ok &= l.value && cook(x); break;
+        case P::kSoaked: ok &= l.value ? soak(x) : simple(x, ActionType::kDry); break;
+        case P::kDusty: ok &= !l.value && clean(x, false); break;
+        case P::kStained: ok &= !l.value && clean(x, true); break;
+        default:
+          err_ = "no action makes '" + std::string(predicate_name(l.pred)) + "' " + (l.value ? "true" : "false");
+          ok = false;
+      }
+    }
+    return ok;
+  }
+
+  // Within the nextto/under phase: a literal that moves x next to y goes after
+  // the literals that move y, so later moves do not break earlier ones.
+  void order_nextto(std::vector<size_t>& order) const {
+    auto first = std::find_if(order.begin(), order.end(), [&](size_t i) { return phase(lits_[i]) == 9; });
+    auto last = std::find_if(first, order.end(), [&](size_t i) { return phase(lits_[i]) != 9; });
+    std::vector<size_t> todo(first, last), done;
+    auto mover = [&](const Lit& l) { return cat_.graspable(l.a) ? l.a : l.b; };
+    auto anchor = [&](const Lit& l) { return cat_.graspable(l.a) ? l.b : l.a; };
+    while (!todo.empty()) {
+      size_t pick_at = 0;
+      for (size_t k = 0; k < todo.size(); ++k) {
+        int32_t anc = anchor(lits_[todo[k]]);
+        bool anchor_moves = false;
+        for (size_t j = 0; j < todo.size(); ++j)
+          if (j != k && mover(lits_[todo[j]]) == anc) anchor_moves = true;
+        if (!anchor_moves) { pick_at = k; break; }
+      }
+      done.push_back(todo[pick_at]);
+      todo.erase(todo.begin() + static_cast<std::ptrdiff_t>(pick_at));
+    }
+    std::copy(done.begin(), done.end(), first);
+  }
+
+  const Catalog& cat_;
+  const Task& t_;
+  const WorldLayout& L_;
+  const std::vector<Lit>& lits_;
+  const OracleOptions& opt_;
+  WorldState s_;
+  std::vector<Action> plan_;
+  std::string err_;
+  bool too_long_ = false;
+  std::vector<int32_t> home_parent_, home_floor_;
+  std::vector<Support> home_support_;
+  std::vector<std::pair<int32_t, int32_t>> avoid_;
+};
+
+}  // namespace
+
+Achievement achieve_literals(const Catalog& cat, const std::vector<Lit>& lits, const OracleOptions& options) {
+  return Planner(cat, lits, options).run();
+}
+
+}  // namespace emx::oracle_detail
