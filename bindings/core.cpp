@@ -91,6 +91,21 @@ py::dict evaluation_to_dict(const Task& task, const Evaluation& ev) {
   return d;
 }
 
+// Runs goal checks with the GIL released and hands back numpy arrays.
+py::tuple run_checks(const std::vector<const Task*>& tasks, const std::vector<const WorldState*>& states, int threads) {
+  std::vector<GoalCheck> checks;
+  {
+    py::gil_scoped_release release;
+    checks = check_batch(tasks, states, threads);
+  }
+  py::array_t<bool> success(checks.size());
+  py::array_t<double> fraction(checks.size());
+  auto s = success.mutable_unchecked<1>();
+  auto f = fraction.mutable_unchecked<1>();
+  for (size_t i = 0; i < checks.size(); ++i) { s(i) = checks[i].success; f(i) = checks[i].fraction; }
+  return py::make_tuple(success, fraction);
+}
+
 void translate(const ParseError& e) {
   static py::object cls = py::module_::import("emx.errors").attr("BddlError");
   py::object exc = cls(e.what(), e.where().file, e.where().line, e.where().column, e.message());
@@ -343,17 +358,7 @@ PYBIND11_MODULE(_core, m) {
         std::vector<const Task*> tp;
         std::vector<const WorldState*> sp;
         for (size_t i = 0; i < b.tasks.size(); ++i) { tp.push_back(b.tasks[i].get()); sp.push_back(&b.states[i]); }
-        std::vector<GoalCheck> checks;
-        {
-          py::gil_scoped_release release;
-          checks = check_batch(tp, sp, threads);
-        }
-        py::array_t<bool> success(checks.size());
-        py::array_t<double> fraction(checks.size());
-        auto s = success.mutable_unchecked<1>();
-        auto f = fraction.mutable_unchecked<1>();
-        for (size_t i = 0; i < checks.size(); ++i) { s(i) = checks[i].success; f(i) = checks[i].fraction; }
-        return py::make_tuple(success, fraction);
+        return run_checks(tp, sp, threads);
       }, py::arg("threads") = 0);
 
   m.def("check_batch", [](const std::vector<PyTask>& tasks, const std::vector<WorldState>& states, int threads) {
@@ -366,16 +371,6 @@ PYBIND11_MODULE(_core, m) {
       tp.push_back(tasks[i].task.get());
       sp.push_back(&states[i]);
     }
-    std::vector<GoalCheck> checks;
-    {
-      py::gil_scoped_release release;
-      checks = check_batch(tp, sp, threads);
-    }
-    py::array_t<bool> success(checks.size());
-    py::array_t<double> fraction(checks.size());
-    auto s = success.mutable_unchecked<1>();
-    auto f = fraction.mutable_unchecked<1>();
-    for (size_t i = 0; i < checks.size(); ++i) { s(i) = checks[i].success; f(i) = checks[i].fraction; }
-    return py::make_tuple(success, fraction);
+    return run_checks(tp, sp, threads);
   }, py::arg("tasks"), py::arg("states"), py::arg("threads") = 0);
 }

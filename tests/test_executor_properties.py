@@ -41,21 +41,40 @@ def task_named(key: str) -> emx.Task:
 
 
 @st.composite
-def plans(draw, max_len: int = 25):
+def plans(draw, max_len: int = 40):
+    """(task key, [(action, objects)]): a random EAI plan. Most steps are drawn "guided": up to
+    ten candidates are tried on a running state and the first that succeeds is kept, so plans get
+    deep into a task (things inside things, closed containers, sliced parts); the other steps are
+    anything at all, hallucinations and wrong arities included."""
     key = draw(st.sampled_from(TASKS))
     task = task_named(key)
     names = [o.name for o in task.objects]
-    object_name = st.one_of(st.sampled_from(names), st.sampled_from(names), st.sampled_from(names),
+    movable = [o.name for o in task.objects
+               if not {"fixed", "floor", "agent"} & set(o.abilities) or "openable" in o.abilities]
+    object_name = st.one_of(st.sampled_from(movable), st.sampled_from(movable), st.sampled_from(names),
                             st.sampled_from(HALLUCINATED))
     action_name = st.one_of(st.sampled_from(FREQUENT), st.sampled_from(FREQUENT), st.sampled_from(sorted(ACTIONS)),
                             st.sampled_from(MADE_UP_ACTIONS))
-    steps = []
-    for _ in range(draw(st.integers(0, max_len))):
+
+    def candidate():
         name = draw(action_name)
         arity = ACTIONS.get(name, 1)
         if draw(st.integers(0, 9)) == 0:                 # sometimes the wrong number of objects
             arity = draw(st.integers(0, 3))
-        steps.append((name, tuple(draw(object_name) for _ in range(arity))))
+        return name, tuple(draw(object_name) for _ in range(arity))
+
+    state = task.core.initial_state.copy()
+    steps = []
+    for _ in range(draw(st.integers(0, max_len))):
+        chosen = candidate()
+        if draw(st.integers(0, 4)) > 0:                  # guided
+            for _ in range(10):
+                probe = state.copy()
+                if task.core.apply(probe, task.core.eai_action(chosen[0], list(chosen[1])))[0]:
+                    break
+                chosen = candidate()
+        task.core.apply(state, task.core.eai_action(chosen[0], list(chosen[1])))
+        steps.append(chosen)
     return key, steps
 
 
@@ -117,12 +136,15 @@ class World:
                 assert probe == state, f"{context}: a failed {hand}({n}) changed the state"
 
 
-def run_and_check(task: emx.Task, steps) -> tuple[int, str, object]:
-    """Applies steps one by one, checking invariants after each success. Returns (executed, first
-    error, final state)."""
+def run_and_check(task: emx.Task, steps) -> tuple[int, str, object, int]:
+    """Applies every step in turn with the core's pure step function, checking the invariants
+    after each success. A failing step must leave the state as it was; unlike a plan's execution
+    the walk goes on past it, so random plans reach deep states. Returns (steps before the first
+    failure, first error, state at the first failure, successful steps)."""
     world = World(task)
     state = task.core.initial_state.copy()
     world.check(state, "initial state")
+    executed, first_error, at_failure, successes = len(steps), "none", None, 0
     for i, (name, objs) in enumerate(steps):
         action = task.core.eai_action(name, list(objs))
         before = state.copy()
@@ -131,12 +153,15 @@ def run_and_check(task: emx.Task, steps) -> tuple[int, str, object]:
         if not ok:
             assert error not in ("none", "additional_step"), context
             assert state == before, f"{context}: a failed step changed the state"
-            return i, error, state
+            if first_error == "none":
+                executed, first_error, at_failure = i, error, state.copy()
+            continue
+        successes += 1
         assert error in ("none", "additional_step"), context
         if error == "additional_step":
             assert state == before, f"{context}: an additional (no-op) step changed the state"
         world.check(state, context)
-    return len(steps), "none", state
+    return executed, first_error, at_failure if at_failure is not None else state, successes
 
 
 # ------------------------------------------------------------------------------------ properties
@@ -146,7 +171,7 @@ def run_and_check(task: emx.Task, steps) -> tuple[int, str, object]:
 def test_random_plans_keep_the_world_sensible(case):
     key, steps = case
     task = task_named(key)
-    executed, first_error, final = run_and_check(task, steps)
+    executed, first_error, final, _ = run_and_check(task, steps)
 
     plan = Plan("eai", tuple(PlanAction(n, objs) for n, objs in steps))
     r = emx.evaluate(task, plan, reward="embomatrix")

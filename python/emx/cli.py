@@ -26,6 +26,15 @@ def _print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=None, default=str) + "\n")
 
 
+def _table(title: str, header: tuple[str, str], rows: list[tuple[str, str]]) -> Table:
+    table = Table(title=title)
+    table.add_column(header[0])
+    table.add_column(header[1], justify="right")
+    for k, v in rows:
+        table.add_row(k, v)
+    return table
+
+
 def cmd_tasks(args: argparse.Namespace) -> int:
     import emx
 
@@ -97,21 +106,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(summary)
         return 0
-    table = Table(title=f"emx eval — {len(tasks)} tasks from {args.tasks}, policy {policy.name}, reward {args.reward}")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    table.add_row("success rate", f"{summary['success_rate']:.3f}")
-    table.add_row("goal fraction", f"{summary['goal_fraction']:.3f}")
-    table.add_row("executability", f"{summary['executability']:.3f}")
-    table.add_row("mean reward", f"{summary['mean_reward']:.3f}")
-    out.print(table)
+    out.print(_table(f"emx eval — {len(tasks)} tasks from {args.tasks}, policy {policy.name}, reward {args.reward}",
+                     ("metric", "value"),
+                     [("success rate", f"{summary['success_rate']:.3f}"),
+                      ("goal fraction", f"{summary['goal_fraction']:.3f}"),
+                      ("executability", f"{summary['executability']:.3f}"),
+                      ("mean reward", f"{summary['mean_reward']:.3f}")]))
     if summary["errors"]:
-        et = Table(title="errors by type")
-        et.add_column("type")
-        et.add_column("count", justify="right")
-        for k, v in summary["errors"].items():
-            et.add_row(k, str(v))
-        out.print(et)
+        out.print(_table("errors by type", ("type", "count"), [(k, str(v)) for k, v in summary["errors"].items()]))
     return 0
 
 
@@ -129,12 +131,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(result)
         return 0
-    table = Table(title=f"emx bench {args.name}")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    for k, v in mod.format_table(result):
-        table.add_row(k, v)
-    out.print(table)
+    out.print(_table(f"emx bench {args.name}", ("measure", "value"), mod.format_table(result)))
     return 0
 
 
