@@ -324,6 +324,30 @@ PYBIND11_MODULE(_core, m) {
     return evaluation_to_dict(*t.task, ev);
   });
 
+  m.def("score_execution", [](const PyTask& t, const std::vector<Action>& actions, bool format_ok,
+                              const RewardConfig& reward, const WorldState& final_state, int executed,
+                              const std::vector<std::tuple<std::string, std::string>>& step_errors) {
+    // For executions that ran elsewhere (physics): step_errors holds (error name, message) per executed
+    // step, the failing one last; the goal is checked on final_state.
+    Execution ex;
+    ex.final_state = final_state;
+    ex.plan_length = static_cast<int32_t>(actions.size());
+    ex.executed = executed;
+    for (size_t i = 0; i < step_errors.size() && i < actions.size(); ++i) {
+      StepResult r;
+      const auto& [name, msg] = step_errors[i];
+      for (int e = 0; e < static_cast<int>(ErrorType::kCount); ++e)
+        if (error_name(static_cast<ErrorType>(e)) == name) r.error = static_cast<ErrorType>(e);
+      r.ok = r.error == ErrorType::kNone || r.error == ErrorType::kAdditionalStep;
+      r.message = msg;
+      if (!r.ok) ex.first_error = r.error;
+      ex.trace.push_back({actions[i], r});
+    }
+    ex.completed = executed == static_cast<int>(actions.size());
+    Evaluation ev = score_execution(*t.task, actions, format_ok, reward, std::move(ex));
+    return evaluation_to_dict(*t.task, ev);
+  });
+
   m.def("evaluate_batch", [](const std::vector<std::tuple<PyTask, std::vector<Action>, bool>>& items,
                              const RewardConfig& reward, int threads, bool keep_trace) {
     std::vector<PlanInput> inputs;

@@ -61,7 +61,7 @@ const std::array<ActionInfo, kNumActionTypes> kActions = {{
 
 constexpr std::array<std::string_view, static_cast<int>(ErrorType::kCount)> kErrorNames = {
     "none", "format", "unknown_action", "unknown_object", "wrong_arity",
-    "affordance", "missing_step", "wrong_order", "additional_step",
+    "affordance", "missing_step", "wrong_order", "additional_step", "physics",
 };
 
 std::string clip(std::string_view s, size_t n = 80) {

@@ -54,11 +54,16 @@ std::vector<int32_t> goal_objects(const Task& task) {
 
 Evaluation evaluate(const Task& task, const std::vector<Action>& plan, bool format_ok, const RewardConfig& reward,
                     bool keep_trace) {
+  return score_execution(task, plan, format_ok, reward, execute(task, task.initial, plan, keep_trace));
+}
+
+Evaluation score_execution(const Task& task, const std::vector<Action>& plan, bool format_ok,
+                           const RewardConfig& reward, Execution execution) {
   Evaluation ev;
   RewardComponents& c = ev.components;
   c.format_ok = format_ok;
   c.plan_length = static_cast<int32_t>(plan.size());
-  ev.execution = execute(task, task.initial, plan, keep_trace);
+  ev.execution = std::move(execution);
   c.executability = plan.empty() ? 0.0 : static_cast<double>(ev.execution.executed) / plan.size();
   ev.goal = check_goal(task.goal, task.layout, ev.execution.final_state);
   c.goal_fraction = ev.goal.fraction;

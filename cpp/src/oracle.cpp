@@ -1,21 +1,36 @@
-// Oracle planner, part 1: choosing a grounding of the goal, and the driver.
+// Oracle planner: an executable EAI plan from a task's initial state to its
+// goal, or a specific reason why there is none. This file chooses what to
+// make true and drives the search; oracle_feasibility.cpp says which literals
+// any action can change at all; oracle_planner.cpp turns literals into steps.
 //
 //  1. Grounding. The goal program is walked top-down from each top-level
 //     condition, turning it into ground literals (atom, value) that together
-//     make it true: and = all children, or = the cheapest child, forn = the N
-//     cheapest children true and the rest false, forpairs/fornpairs = a
-//     matching of rows to distinct columns (greedy by cost, completed with
-//     augmenting paths), not = the child with the opposite value. A literal
-//     costs 0 when it already holds, 1 otherwise, infinity when no action can
-//     make it hold (static check on abilities: lit_feasible) or when it
-//     contradicts a literal chosen earlier (same atom, or two different
-//     supports for one object).
-//  2. Achieving (oracle_planner.cpp): macro steps simulated with apply().
-//  3. Verifying with check_goal; on failure the literals left unmet are
-//     penalised and a new grounding is chosen, a few times.
+//     make it true: and = all children; or = the cheapest child; forn N = the
+//     N children cheapest to make true (relative to keeping them false) true
+//     and the rest false; forpairs / fornpairs = a matching of rows to
+//     distinct columns (greedy by cost, completed with augmenting paths); not
+//     = the child with the opposite value. A literal costs 0 when it already
+//     holds, about 1 otherwise, and infinity when no action can make it hold
+//     or when it cannot hold together with the literals chosen so far (the
+//     same atom with the other value; two supports for one object; a ring of
+//     supports; under / next-to a fixed object at odds with the object's
+//     support; an appliance both open and on). A condition that cannot be
+//     grounded after the earlier ones moves to the front and grounding
+//     starts over.
+//  2. Achieving: macro steps simulated with apply(), in phases (clean, cook,
+//     freeze, soak, slice, place, un-place, next-to/under, open, close,
+//     switch), repeated until nothing changes.
+//  3. Verifying with check_goal (and replaying the plan with execute); on
+//     failure the literals left unmet are penalised and a new grounding is
+//     chosen, up to kMaxAttempts times.
+//
+// Set EMX_ORACLE_DEBUG=1 to print each attempt's literals and plan to stderr.
 #include "emx/oracle.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
 #include <numeric>
 #include <unordered_map>
 
@@ -51,6 +66,7 @@ class Grounder {
   double condition(int32_t index) {
     cond_ = index;
     reason_.clear();
+    reason_weak_ = false;
     return ground(g_.conditions[index], true);
   }
 
@@ -59,8 +75,13 @@ class Grounder {
   bool exhausted() const { return expansions_ > budget_; }
 
  private:
-  double infeasible(const std::string& why) {
-    if (reason_.empty()) reason_ = why;
+  // The first reason met explains the failure, except that a weak one (an
+  // option that pairs an object with itself) gives way to the next.
+  double infeasible(const std::string& why, bool weak = false) {
+    if (reason_.empty() || (reason_weak_ && !weak)) {
+      reason_ = why;
+      reason_weak_ = weak;
+    }
     return kInf;
   }
 
@@ -220,6 +241,8 @@ class Grounder {
 
   double cost(const Lit& l) {
     ++expansions_;
+    if (!is_unary(l.pred) && l.a == l.b && l.value != t_.initial.get(t_.layout, l.pred, l.a, l.b))
+      return infeasible("a relation of " + t_.objects[l.a].name + " to itself (" + lit_text(t_, l) + ")", true);
     const uint64_t key = atom_key(l.pred, l.a, l.b);
     if (auto it = atom_at_.find(key); it != atom_at_.end()) {
       if (lits[it->second].value == l.value) return 0.0;
@@ -231,6 +254,33 @@ class Grounder {
         bool same = o.b == l.b && ((o.pred == P::kInside) == (l.pred == P::kInside));
         if (!same) return infeasible(lit_text(t_, l) + " and " + lit_text(t_, o) + " cannot both hold");
       }
+      // Supports must form a tree: a on b on ... on a cannot be.
+      for (int32_t x = l.b, k = 0; x >= 0 && k <= t_.num_objects(); ++k) {
+        if (x == l.a)
+          return infeasible(lit_text(t_, l) + " would close a cycle of supports (objects on top of or inside each other in a ring)");
+        auto it = place_at_.find(x);
+        x = it == place_at_.end() ? -1 : lits[it->second].b;
+      }
+      if (auto it = anchor_at_.find(l.a); it != anchor_at_.end() && !settles_compatibly(lits[it->second], l))
+        return infeasible(lit_text(t_, l) + " and " + lit_text(t_, lits[it->second]) + " cannot both hold: " +
+                          t_.objects[l.a].name + " would have to be moved for each");
+    }
+    if (l.value && (l.pred == P::kOpen || l.pred == P::kToggledOn) && t_.has(l.a, kOpenable) && t_.has(l.a, kToggleable)) {
+      // An appliance is switched on only when closed, and opened only when off.
+      P other = l.pred == P::kOpen ? P::kToggledOn : P::kOpen;
+      if (auto it = atom_at_.find(atom_key(other, l.a, -1)); it != atom_at_.end() && lits[it->second].value)
+        return infeasible(lit_text(t_, l) + " and " + lit_text(t_, lits[it->second]) + " cannot both hold: " +
+                          t_.objects[l.a].name + " must be closed to switch it on and off to open it");
+    }
+    if (int32_t mover = anchored_mover(l); mover >= 0) {
+      if (auto it = place_at_.find(mover); it != place_at_.end() && !settles_compatibly(l, lits[it->second]))
+        return infeasible(lit_text(t_, l) + " and " + lit_text(t_, lits[it->second]) + " cannot both hold: " +
+                          t_.objects[mover].name + " would have to be moved for each");
+      // Placing next to / under something fixed lifts the mover, which
+      // breaks any other such relation of it: one per object.
+      if (auto it = anchor_at_.find(mover); it != anchor_at_.end())
+        return infeasible(lit_text(t_, l) + " and " + lit_text(t_, lits[it->second]) + " cannot both hold: placing " +
+                          t_.objects[mover].name + " for one undoes the other");
     }
     const uint64_t lk = lit_key(l);
     auto sc = static_cost_.find(lk);
@@ -266,11 +316,39 @@ class Grounder {
     return c;
   }
 
+  // Placing x under / next to a fixed object puts x where that object is
+  // (its parent, or its floor); PLACE_NEXTTO_ONTOP also sets any ontop/onfloor.
+  bool settles_compatibly(const Lit& anchored, const Lit& placement) const {
+    const int32_t fixed = anchored.a == placement.a ? anchored.b : anchored.a;
+    if (anchored.pred == P::kNextTo && placement.pred != P::kInside) return true;
+    if (cat_.movable(fixed)) return true;
+    const WorldState& s0 = t_.initial;
+    const bool on_floor = placement.pred == P::kOnFloor || (placement.pred == P::kOnTop && cat_.is_floor(placement.b));
+    if (cat_.is_floor(fixed)) return on_floor && placement.b == fixed;
+    if (s0.parent[fixed] >= 0)
+      return s0.parent[fixed] == placement.b && !on_floor &&
+             (s0.support[fixed] == Support::kInside) == (placement.pred == P::kInside);
+    return on_floor && s0.get(t_.layout, P::kOnFloor, fixed, placement.b);
+  }
+
+  // For under(a, b) and nextto with a fixed partner: the object that has to
+  // be moved to make it hold, else -1.
+  int32_t anchored_mover(const Lit& l) const {
+    if (!l.value) return -1;
+    if (l.pred == P::kUnder) return l.a;
+    if (l.pred != P::kNextTo) return -1;
+    if (!cat_.movable(l.b)) return l.a;
+    if (!cat_.movable(l.a)) return l.b;
+    return -1;
+  }
+
   void push(const Lit& l) {
     const uint64_t key = atom_key(l.pred, l.a, l.b);
     if (atom_at_.count(key)) return;
-    atom_at_[key] = static_cast<int32_t>(lits.size());
-    if (is_placement(l) && !place_at_.count(l.a)) place_at_[l.a] = static_cast<int32_t>(lits.size());
+    const int32_t at = static_cast<int32_t>(lits.size());
+    atom_at_[key] = at;
+    if (is_placement(l) && !place_at_.count(l.a)) place_at_[l.a] = at;
+    if (int32_t m = anchored_mover(l); m >= 0 && !anchor_at_.count(m)) anchor_at_[m] = at;
     lits.push_back(l);
   }
 
@@ -282,6 +360,10 @@ class Grounder {
       if (it != atom_at_.end() && it->second == at) atom_at_.erase(it);
       auto pt = place_at_.find(l.a);
       if (pt != place_at_.end() && pt->second == at) place_at_.erase(pt);
+      if (int32_t m = anchored_mover(l); m >= 0) {
+        auto an = anchor_at_.find(m);
+        if (an != anchor_at_.end() && an->second == at) anchor_at_.erase(an);
+      }
       lits.pop_back();
     }
   }
@@ -294,8 +376,10 @@ class Grounder {
   int64_t expansions_ = 0;
   int32_t cond_ = -1;
   std::string reason_;
+  bool reason_weak_ = false;
   std::unordered_map<uint64_t, int32_t> atom_at_;   // atom -> index in lits
   std::unordered_map<int32_t, int32_t> place_at_;   // object -> index of its support literal
+  std::unordered_map<int32_t, int32_t> anchor_at_;  // object -> index of its under / fixed-nextto literal
   std::unordered_map<uint64_t, double> static_cost_;
   std::unordered_map<uint64_t, std::string> reasons_;
 };
@@ -303,6 +387,43 @@ class Grounder {
 std::string condition_label(const Task& t, int32_t c) {
   if (c < 0 || c >= static_cast<int32_t>(t.goal.condition_text.size())) return "";
   return "goal condition " + std::to_string(c + 1) + ": " + t.goal.condition_text[c];
+}
+
+// Grounds every top-level condition. Conditions are taken in order; when one
+// cannot be grounded after the choices made for earlier ones, it moves to the
+// front and grounding starts over (a condition that fails on its own is
+// reported with its reason).
+bool ground_goal(const Catalog& cat, const std::unordered_map<uint64_t, int>& banned, const OracleOptions& options,
+                 std::unique_ptr<Grounder>& out, std::string& why) {
+  const Task& task = cat.task;
+  const int32_t n = static_cast<int32_t>(task.goal.conditions.size());
+  for (int32_t c = 0; c < n; ++c) {
+    Grounder alone(cat, banned, options.max_expansions);
+    if (alone.condition(c) >= kInf) {
+      why = alone.reason() + " (" + condition_label(task, c) + ")";
+      return false;
+    }
+  }
+  std::vector<int32_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::string first_reason;
+  for (int32_t round = 0; round <= 2 * n; ++round) {
+    auto g = std::make_unique<Grounder>(cat, banned, options.max_expansions);
+    int32_t failed_at = -1;
+    for (int32_t k = 0; k < n && failed_at < 0; ++k)
+      if (g->condition(order[k]) >= kInf) failed_at = k;
+    if (failed_at < 0) {
+      out = std::move(g);
+      return true;
+    }
+    if (first_reason.empty()) first_reason = g->reason() + " (" + condition_label(task, order[failed_at]) + ")";
+    if (failed_at == 0) break;
+    int32_t c = order[failed_at];
+    order.erase(order.begin() + failed_at);
+    order.insert(order.begin(), c);
+  }
+  why = first_reason;
+  return false;
 }
 
 }  // namespace
@@ -320,17 +441,24 @@ OraclePlan plan_oracle(const Task& task, const OracleOptions& options) {
   std::string best_reason = "no grounding of the goal could be achieved";
   bool budget_hit = false;
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    Grounder grounder(cat, banned, options.max_expansions);
-    for (int32_t c = 0; c < static_cast<int32_t>(goal.conditions.size()); ++c) {
-      if (grounder.condition(c) >= kInf) {
-        out.reason = grounder.reason() + " (" + condition_label(task, c) + ")";
-        if (attempt > 0) out.reason = best_reason;
-        return out;
-      }
+    std::unique_ptr<Grounder> found;
+    std::string why;
+    if (!ground_goal(cat, banned, options, found, why)) {
+      out.reason = attempt == 0 ? why : best_reason;
+      return out;
     }
+    Grounder& grounder = *found;
     budget_hit |= grounder.exhausted();
     Achievement run = achieve_literals(cat, grounder.lits, options);
     GoalCheck check = check_goal(goal, task.layout, run.final_state);
+    if (std::getenv("EMX_ORACLE_DEBUG")) {
+      std::fprintf(stderr, "[oracle] attempt %d: %zu literals, %zu actions, goal %s\n", attempt, grounder.lits.size(),
+                   run.actions.size(), check.success ? "met" : "not met");
+      for (size_t i = 0; i < grounder.lits.size(); ++i)
+        std::fprintf(stderr, "  %s %s %s\n", std::find(run.unmet.begin(), run.unmet.end(), static_cast<int32_t>(i)) != run.unmet.end() ? "UNMET" : "ok   ",
+                     lit_text(task, grounder.lits[i]).c_str(), run.messages[i].c_str());
+      for (const Action& a : run.actions) std::fprintf(stderr, "    %s\n", describe(task, a).c_str());
+    }
     if (check.success) {
       Execution ex = execute(task, task.initial, run.actions, false);
       if (ex.completed && check_goal(goal, task.layout, ex.final_state).success) {

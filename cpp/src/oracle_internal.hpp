@@ -1,6 +1,7 @@
-// Private to the oracle planner (oracle.cpp, oracle_planner.cpp): the ground
-// literals a goal grounding asks for, their static feasibility, and the
-// macro-step planner that makes them true by simulating EAI actions.
+// Private to the oracle planner (oracle.cpp: grounding and driver;
+// oracle_feasibility.cpp: what can change at all; oracle_planner.cpp: macro
+// steps): the ground literals a grounding asks for, their static
+// feasibility, and the planner that makes them true by simulating EAI actions.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,7 @@
-// Oracle, part 2: static feasibility of literals and the macro-step planner
-// that makes a grounding's literals true. Every step is simulated with the
-// executor's own apply(), so whatever the planner emits executes as written.
+// Oracle, part 3: the macro-step planner that makes a grounding's literals
+// true. Every step is simulated with the executor's own apply(), so whatever
+// the planner emits executes as written; a step that fails is not taken and
+// the macro reports why.
 #include <algorithm>
 
 #include "emx/executor.hpp"
@@ -9,134 +10,6 @@
 namespace emx::oracle_detail {
 
 using P = Predicate;
-
-// ---------------------------------------------------------------- literals and the catalog
-
-std::string lit_text(const Task& t, const Lit& l) {
-  std::string s = "(" + std::string(predicate_name(l.pred)) + " " + t.objects[l.a].name;
-  if (l.b >= 0) s += " " + t.objects[l.b].name;
-  s += ")";
-  return l.value ? s : "(not " + s + ")";
-}
-
-Catalog::Catalog(const Task& t) : task(t) {
-  const int32_t n = t.num_objects();
-  parts.resize(n);
-  goal_object.assign(n, 0);
-  for (int32_t i = 0; i < n; ++i) {
-    const Object& o = t.objects[i];
-    if (o.whole >= 0) { parts[o.whole].push_back(i); continue; }
-    if (t.has(i, kFloor)) floors.push_back(i);
-    bool grasp = graspable(i);
-    if (grasp && t.has(i, kSlicer)) slicers.push_back(i);
-    if (grasp && t.has(i, kCleaningTool)) tools.push_back(i);
-    if (grasp && t.has(i, kSoap)) soaps.push_back(i);
-    if (t.has(i, kWaterSource) && !t.has(i, kSubstance)) water_sources.push_back(i);
-    if (t.has(i, kCookingVessel) && !t.has(i, kSubstance)) vessels.push_back(i);
-    if (t.has(i, kDishwasher)) washers.push_back(i);
-  }
-  for (const GroundAtom& a : t.goal.atoms) {
-    goal_object[a.a] = 1;
-    if (a.b >= 0) goal_object[a.b] = 1;
-  }
-}
-
-bool Catalog::graspable(int32_t o) const {
-  return !task.has(o, kFloor | kFixed | kSubstance | kAgent);
-}
-
-// Slice parts share their whole's abilities, so a whole moves exactly when it can be grasped.
-bool Catalog::movable(int32_t o) const { return graspable(o); }
-
-namespace {
-
-bool unchangeable(P p) {
-  switch (p) {
-    case P::kOpen: case P::kToggledOn: case P::kCooked: case P::kFrozen: case P::kSliced:
-    case P::kSoaked: case P::kDusty: case P::kStained:
-    case P::kOnTop: case P::kInside: case P::kNextTo: case P::kUnder: case P::kOnFloor:
-      return false;
-    default:
-      return true;
-  }
-}
-
-std::string quoted(P p) { return "'" + std::string(predicate_name(p)) + "'"; }
-
-}  // namespace
-
-bool lit_feasible(const Catalog& cat, const WorldState& init, const Lit& l, std::string* reason) {
-  const Task& t = cat.task;
-  const WorldLayout& L = t.layout;
-  auto no = [&](const std::string& why) { if (reason) *reason = why; return false; };
-  const std::string& an = t.objects[l.a].name;
-  const bool now = init.get(L, l.pred, l.a, l.b);
-  if (now == l.value && init.is_present(l.a)) return true;
-  if (unchangeable(l.pred) || !L.stores(l.pred))
-    return no("no action makes " + quoted(l.pred) + (l.value ? " true" : " false"));
-  if (!is_unary(l.pred) && l.a == l.b) return no("a relation of " + an + " to itself");
-  switch (l.pred) {
-    case P::kOnTop: case P::kInside: case P::kUnder: case P::kOnFloor:
-      if (!cat.movable(l.a)) return no(an + " cannot be grasped, so it cannot be moved");
-      if (l.value && l.pred == P::kOnFloor && !cat.is_floor(l.b)) return no(t.objects[l.b].name + " is not a floor");
-      if (l.value && l.pred == P::kInside && !t.has(l.b, kContainer | kOpenable | kFloor))
-        return no(t.objects[l.b].name + " is not a container");
-      return true;
-    case P::kNextTo:
-      if (!cat.movable(l.a) && !cat.movable(l.b))
-        return no("neither " + an + " nor " + t.objects[l.b].name + " can be grasped");
-      return true;
-    case P::kOpen:
-      if (!t.has(l.a, kOpenable)) return no(an + " is not openable");
-      return true;
-    case P::kToggledOn:
-      if (!t.has(l.a, kToggleable)) return no(an + " is not toggleable");
-      return true;
-    case P::kFrozen:
-      if (!t.has(l.a, kFreezable)) return no(an + " is not freezable");
-      return true;
-    case P::kCooked:
-      if (!l.value) return no("no action makes 'cooked' false");
-      if (!t.has(l.a, kCookable)) return no(an + " is not cookable");
-      if (cat.vessels.empty()) return no("no cooking vessel (pan, pot) among the objects");
-      if (!cat.movable(l.a)) return no(an + " cannot be grasped into a cooking vessel");
-      return true;
-    case P::kSliced:
-      if (!l.value) return no("no action makes 'sliced' false");
-      if (!t.has(l.a, kSliceable)) return no(an + " is not sliceable");
-      if (cat.slicers.empty()) return no("no slicer (knife) among the objects");
-      return true;
-    case P::kSoaked:
-      if (!t.has(l.a, kSoakable)) return no(an + " is not soakable");
-      if (!l.value) return true;
-      if (cat.water_sources.empty()) return no("no water source (sink) among the objects");
-      if (!cat.movable(l.a)) {
-        // Fixed: only if it already sits in a water source.
-        for (int32_t p = init.parent[l.a], k = 0; p >= 0 && k < L.num_objects; p = init.parent[p], ++k)
-          if (t.has(p, kWaterSource)) return true;
-        return no(an + " cannot be grasped into a water source");
-      }
-      return true;
-    case P::kDusty:
-    case P::kStained: {
-      if (l.value) return no("no action makes " + quoted(l.pred) + " true");
-      if (!t.has(l.a, kDustyable | kStainable)) return no(an + " cannot be cleaned");
-      bool wash = cat.movable(l.a) && !cat.water_sources.empty();
-      if (l.pred == P::kDusty) {
-        if (cat.tools.empty() && !wash && !(cat.movable(l.a) && !cat.washers.empty()))
-          return no("no cleaning tool, sink or dishwasher to clean " + an);
-        return true;
-      }
-      bool soakable_tool = false;
-      for (int32_t x : cat.tools) soakable_tool |= t.has(x, kSoakable);
-      if (cat.soaps.empty() && !(soakable_tool && !cat.water_sources.empty()) && !wash)
-        return no("no soap, soakable cleaning tool with a water source, or sink to clean the stain off " + an);
-      return true;
-    }
-    default:
-      return no("no action makes " + quoted(l.pred) + (l.value ? " true" : " false"));
-  }
-}
 
 // ---------------------------------------------------------------- the planner
 
@@ -183,8 +56,17 @@ class Planner {
     home_parent_.assign(n, -1);
     home_support_.assign(n, Support::kNone);
     home_floor_.assign(n, -1);
-    for (const Lit& l : lits_)
+    support_of_.assign(n, -1);
+    inside_of_.assign(n, -1);
+    beside_of_.assign(n, -1);
+    want_soaked_.assign(n, 0);
+    for (const Lit& l : lits_) {
       if (!l.value && l.b >= 0) avoid_.push_back({l.a, l.b});
+      if (l.value && (l.pred == P::kOnTop || l.pred == P::kOnFloor) && support_of_[l.a] < 0) support_of_[l.a] = l.b;
+      if (l.value && l.pred == P::kInside && inside_of_[l.a] < 0) inside_of_[l.a] = l.b;
+      if (l.value && l.pred == P::kSoaked) want_soaked_[l.a] = 1;
+      if (l.value && l.pred == P::kNextTo && cat_.graspable(l.a) && beside_of_[l.a] < 0) beside_of_[l.a] = l.b;
+    }
   }
 
   Achievement run() {
@@ -195,7 +77,7 @@ class Planner {
     std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return phase(lits_[x]) < phase(lits_[y]); });
     order_nextto(order);
     std::vector<int32_t> prev_unmet;
-    for (int round = 0; round < 6 && !too_long_; ++round) {
+    for (round_ = 0; round_ < 6 && !too_long_; ++round_) {
       for (size_t i : order) {
         if (holds(lits_[i])) continue;
         err_.clear();
@@ -357,7 +239,17 @@ class Planner {
     return h;
   }
 
+  // When `target` sits on or in `o` (at any depth), takes the part of that
+  // stack above o off it, so o can be carried to the target.
+  bool unstack(int32_t target, int32_t o) {
+    if (target == o || !in_subtree(target, o)) return true;
+    int32_t c = target;
+    while (s_.parent[c] != o) c = s_.parent[c];
+    return put_away(c, o);
+  }
+
   bool place(int32_t o, How how, int32_t target) {
+    if (!unstack(target, o)) return false;
     if (int h = hand_of(target); h >= 0 && !stash(h)) return false;
     if (how == How::kInside && closed(target) && !open_obj(target)) return false;
     if (!make_reachable(target)) return false;
@@ -366,6 +258,27 @@ class Planner {
     if (h < 0) return false;
     if (!make_reachable(target)) return false;
     return step(place_type(h, how), target);
+  }
+
+  // x must be inside C and next to y, and y must be inside C too: placing x
+  // next to y later puts it inside C, so the first pass skips placing it now.
+  bool settles_later(int32_t x) const {
+    int32_t y = beside_of_[x];
+    return y >= 0 && y != x && inside_of_[x] >= 0 && inside_of_[y] == inside_of_[x] && (beside_of_[y] != x || x < y) &&
+           cat_.graspable(y);
+  }
+
+  // Next to `beside` and on top of `support` in one step (EAI's PLACE_NEXTTO_ONTOP).
+  bool place_beside_on(int32_t o, int32_t beside, int32_t support) {
+    for (int32_t x : {beside, support})
+      if (!unstack(x, o)) return false;
+    for (int32_t x : {beside, support})
+      if (int h = hand_of(x); h >= 0 && !stash(h)) return false;
+    if (!make_reachable(beside) || !make_reachable(support)) return false;
+    int h = grasp(o, kRight);
+    if (h < 0) return false;
+    if (!make_reachable(beside) || !make_reachable(support)) return false;
+    return step(h == kLeft ? ActionType::kLeftPlaceNextToOnTop : ActionType::kRightPlaceNextToOnTop, beside, support);
   }
 
   // Moves o somewhere that is not `avoid` (for negated relations).
@@ -382,10 +295,13 @@ class Planner {
   }
 
   // ------------------------------------------------------------ choosing helpers
+  static constexpr double kUnfit = 1e9;  // a score that rules a candidate out
+
+  // The present candidate with the lowest score (ties: the first), or -1.
   template <class Score>
   int32_t pick(const std::vector<int32_t>& cands, Score&& score) const {
     int32_t best = -1;
-    double best_s = 1e300;
+    double best_s = kUnfit;
     for (int32_t c : cands) {
       if (!s_.is_present(c)) continue;
       double sc = score(c);
@@ -396,23 +312,30 @@ class Planner {
   double reach_cost(int32_t o) const { return hand_of(o) >= 0 ? -2.0 : static_cast<double>(blockers(o).size()); }
 
   int32_t pick_tool(int32_t x, bool need_soakable) const {
-    static const char* kGood[] = {"rag", "towel", "brush", "sponge", "cloth", "wipe", "scrubber", "mop"};
+    // Made for cleaning (by the synset's head word), rather than a sock or a sweater.
+    static const char* kGood[] = {"rag", "towel", "dishtowel", "scrub_brush", "brush", "sponge", "cloth", "dishcloth",
+                                  "washcloth", "wipe", "scrubber", "mop", "broom", "duster", "scraper", "vacuum", "steel_wool"};
     return pick(cat_.tools, [&](int32_t c) {
-      if (need_soakable && !t_.has(c, kSoakable)) return 1e9;
+      if (need_soakable && !t_.has(c, kSoakable)) return kUnfit;
       double sc = reach_cost(c) + (c == x ? 50.0 : 0.0) + (in_subtree(x, c) ? 100.0 : 0.0);
       if (get(P::kSoaked, c)) sc -= 1.0;
+      const std::string& cat = t_.objects[c].category;
+      const std::string head = cat.substr(0, cat.find('.'));
       bool good = false;
-      for (const char* g : kGood) good |= t_.objects[c].category.find(g) != std::string::npos;
+      for (const char* g : kGood) {
+        const std::string w(g);
+        good |= head == w || (head.size() > w.size() && head.compare(head.size() - w.size() - 1, w.size() + 1, "_" + w) == 0);
+      }
       if (!good) sc += 5.0;
-      if (cat_.goal_object[c]) sc += 0.5;
+      if (cat_.goal_object[c]) sc += want_soaked_[c] ? -0.5 : 0.2;
       return sc;
     });
   }
 
   int32_t pick_water(int32_t x) const {
     return pick(cat_.water_sources, [&](int32_t w) {
-      if (w == x || in_subtree(w, x)) return 1e9;
-      double sc = reach_cost(w);
+      if (w == x) return kUnfit;
+      double sc = reach_cost(w) + (in_subtree(w, x) ? 10.0 : 0.0);  // on x: has to come off first
       if (!t_.has(w, kFixed)) sc += 3.0;
       if (!t_.has(w, kContainer | kOpenable)) sc += 1.0;
       if (t_.has(w, kOpenable) && t_.has(w, kToggleable)) sc += 2.0;
@@ -447,8 +370,8 @@ class Planner {
     if (get(P::kCooked, x)) return true;
     if (!ancestor_with(x, kCookingVessel, false)) {
       int32_t v = pick(cat_.vessels, [&](int32_t c) {
-        if (c == x || in_subtree(c, x)) return 1e9;
-        return reach_cost(c) + (t_.has(c, kContainer) ? 0.0 : 1.0) + (t_.has(c, kWaterSource) ? 0.5 : 0.0);
+        if (c == x) return kUnfit;
+        return reach_cost(c) + (in_subtree(c, x) ? 10.0 : 0.0) + (t_.has(c, kContainer) ? 0.0 : 1.0) + (t_.has(c, kWaterSource) ? 0.5 : 0.0);
       });
       if (v < 0) { err_ = "no cooking vessel for " + name(x); return false; }
       if (!into(x, v)) return false;
@@ -507,10 +430,14 @@ class Planner {
       int32_t tool = pick_tool(x, false);
       if (tool >= 0 && grasp(tool, kLeft, true) >= 0 && do_clean()) return true;
     }
-    // Wash it in a running sink.
+    // Wash it in a running sink, or run a dishwasher with it inside (that cleans it by itself).
     if (cat_.graspable(x)) {
       int32_t w = pick_water(x);
       if (w >= 0 && into(x, w) && activate_water(w) && do_clean()) return true;
+      int32_t d = pick(cat_.washers, [&](int32_t c) { return reach_cost(c); });
+      if (d >= 0 && (!get(P::kToggledOn, d) || toggle(d, false)) && into(x, d) && toggle(d, true) && !get(P::kDusty, x) &&
+          !get(P::kStained, x))
+        return true;
     }
     if (err_.empty()) err_ = "no way to clean " + name(x);
     return false;
@@ -526,10 +453,21 @@ class Planner {
         continue;
       }
       switch (l.pred) {
-        case P::kOnTop: case P::kOnFloor: ok &= place(x, How::kOnTop, l.b); break;
-        case P::kInside: ok &= place(x, How::kInside, l.b); break;
+        case P::kOnTop: case P::kOnFloor:
+          if (x == l.a && beside_of_[x] >= 0 && beside_of_[x] != l.b && s_.is_present(beside_of_[x]) &&
+              !sliced_whole(beside_of_[x]) && place_beside_on(x, beside_of_[x], l.b))
+            break;
+          ok &= place(x, How::kOnTop, l.b);
+          break;
+        case P::kInside:
+          if (round_ == 0 && x == l.a && settles_later(x)) break;
+          ok &= place(x, How::kInside, l.b);
+          break;
         case P::kUnder: ok &= place(x, How::kUnder, l.b); break;
         case P::kNextTo:
+          if (cat_.graspable(x) && x == l.a && support_of_[x] >= 0 && support_of_[x] != l.b && !sliced_whole(l.b) &&
+              place_beside_on(x, l.b, support_of_[x]))
+            break;
           if (cat_.graspable(x)) ok &= place(x, How::kNextTo, l.b);
           else if (cat_.graspable(l.b) && !sliced_whole(l.b)) ok &= place(l.b, How::kNextTo, x);
           else { err_ = "neither " + name(x) + " nor " + name(l.b) + " can be moved"; ok = false; }
@@ -601,6 +539,11 @@ class Planner {
   std::vector<int32_t> home_parent_, home_floor_;
   std::vector<Support> home_support_;
   std::vector<std::pair<int32_t, int32_t>> avoid_;
+  std::vector<int32_t> support_of_;  // required ontop/onfloor target of each object, -1
+  std::vector<int32_t> inside_of_;   // required inside target of each object, -1
+  std::vector<uint8_t> want_soaked_;  // a literal asks for soaked(x)
+  int round_ = 0;
+  std::vector<int32_t> beside_of_;   // required nextto partner of each object (as the mover), -1
 };
 
 }  // namespace

@@ -53,6 +53,7 @@ enum class ErrorType : uint8_t {
   kMissingStep,      // precondition violated: hand full/empty, container closed ...
   kWrongOrder,       // precondition violated now, but it held at an earlier step
   kAdditionalStep,   // no-op (already open, already holding): not fatal
+  kPhysics,          // symbolically fine, physically impossible: no room, does not fit, fell off
   kCount
 };
 std::string_view error_name(ErrorType e);  // "affordance", "missing_step", ...

@@ -27,6 +27,11 @@ struct Evaluation {
 Evaluation evaluate(const Task& task, const std::vector<Action>& plan, bool format_ok,
                     const RewardConfig& reward, bool keep_trace = true);
 
+/// Scores an execution that ran elsewhere (physics mode): the goal is checked
+/// on `execution.final_state` and the reward computed exactly as evaluate() does.
+Evaluation score_execution(const Task& task, const std::vector<Action>& plan, bool format_ok,
+                           const RewardConfig& reward, Execution execution);
+
 /// Evaluates many plans on a pool of threads (num_threads <= 0: all cores).
 /// Results are in input order and identical whatever the thread count.
 std::vector<Evaluation> evaluate_batch(const std::vector<PlanInput>& inputs, const RewardConfig& reward,
