@@ -99,13 +99,37 @@ void lift(Ctx& c, int32_t o) {
   }
 }
 
+void put_on_floor(Ctx& c, int32_t o, int32_t floor) {
+  c.set(P::kOnFloor, o, floor, true);
+  c.set(P::kOnTop, o, floor, true);  // BEHAVIOR-1K writes (ontop x floor)
+}
+
+// The floor an unplaced object stands on: its own onfloor relation, else the
+// floor of its room, else the floor the robot stands on, else the only floor.
+int32_t floor_of(const Ctx& c, int32_t ref) {
+  int32_t only = -1, floors = 0, agent_floor = -1;
+  for (int32_t f = 0; f < c.L.num_objects; ++f) {
+    if (!c.is_floor(f)) continue;
+    if (c.get(P::kOnFloor, ref, f) || c.get(P::kOnTop, ref, f)) return f;
+    ++floors;
+    only = f;
+    for (int32_t a = 0; a < c.L.num_objects; ++a)
+      if (c.has(a, kAgent) && (c.get(P::kOnFloor, a, f) || c.get(P::kOnTop, a, f))) agent_floor = f;
+  }
+  const int32_t room = c.task.objects[ref].room;
+  if (room >= 0)
+    for (int32_t f = 0; f < c.L.num_objects; ++f)
+      if (c.is_floor(f) && c.task.objects[f].room == room) return f;
+  if (agent_floor >= 0) return agent_floor;
+  return floors == 1 ? only : -1;
+}
+
 // The placed object ends up where the reference object is: same parent, or on
 // the same floor (EAI's place_next_to / place_under).
 void settle_beside(Ctx& c, int32_t o, int32_t ref) {
-  if (c.is_floor(ref)) { c.set(P::kOnFloor, o, ref, true); return; }
+  if (c.is_floor(ref)) { put_on_floor(c, o, ref); return; }
   if (c.s.parent[ref] >= 0) { attach(c, o, c.s.parent[ref], c.s.support[ref]); return; }
-  for (int32_t f = 0; f < c.L.num_objects; ++f)
-    if (c.get(P::kOnFloor, ref, f)) { c.set(P::kOnFloor, o, f, true); break; }
+  if (int32_t f = floor_of(c, ref); f >= 0) put_on_floor(c, o, f);
 }
 
 int32_t* hand_of(Ctx& c, ActionType t) {
@@ -165,8 +189,7 @@ StepResult place(Ctx& c, int32_t& hand, const char* hname, int32_t target, Place
   switch (how) {
     case Place::kOnTop:
       if (c.is_floor(target)) {
-        c.set(P::kOnFloor, o, target, true);
-        c.set(P::kOnTop, o, target, true);  // BEHAVIOR-1K writes (ontop x floor)
+        put_on_floor(c, o, target);
       } else {
         attach(c, o, target, Support::kOnTop);
       }
@@ -194,7 +217,7 @@ StepResult place_nextto_ontop(Ctx& c, int32_t& hand, const char* hname, int32_t 
   int32_t o = hand;
   c.set(P::kNextTo, o, beside, true);
   c.set(P::kNextTo, beside, o, true);
-  if (c.is_floor(support)) c.set(P::kOnFloor, o, support, true);
+  if (c.is_floor(support)) put_on_floor(c, o, support);
   else attach(c, o, support, Support::kOnTop);
   hand = -1;
   return ok();

@@ -371,12 +371,18 @@ TaskPtr compile_task(const Problem& problem, const KnowledgeBase& kb, const Comp
       t.initial.support[l.a] = l.pred == Predicate::kOnTop ? Support::kOnTop : Support::kInside;
     }
   }
-  // Parts start where their whole is.
+  // Parts start where their whole is; a whole already sliced in :init has
+  // its parts in the scene from the start.
   for (int32_t i = 0; i < t.num_objects(); ++i) {
     int32_t w = t.objects[i].whole;
     if (w < 0) continue;
     t.initial.parent[i] = t.initial.parent[w];
     t.initial.support[i] = t.initial.support[w];
+    if (t.initial.get(t.layout, Predicate::kSliced, w)) {
+      t.initial.set_present(i, true);
+      for (int p = 0; p < kNumUnaryPredicates; ++p)
+        t.initial.set(t.layout, static_cast<Predicate>(p), i, t.initial.get(t.layout, static_cast<Predicate>(p), w));
+    }
   }
   return task;
 }

@@ -162,6 +162,12 @@ _STAND_INS: Mapping[str, tuple[str, str, str]] = {
 # Abilities added on top of whatever the data says: synset -> (abilities, why). Each entry is
 # something iGibson (BEHAVIOR-100) modelled and an EAI task's initial state, goal or reference
 # plan relies on, but the B1K annotations lack.
+# Abilities B1K gives that EAI's tasks contradict.
+_REMOVALS: Mapping[str, tuple[frozenset[str], str]] = {
+    "pot_plant.n.01": (frozenset({"fixed"}),
+                       "EAI 'watering_houseplants' carries the plant to the sink to soak it"),
+}
+
 _OVERRIDES: Mapping[str, tuple[frozenset[str], str]] = {
     "package.n.02": (frozenset({"openable"}),
                      "iGibson packages have an Open state (EAI 'opening_packages')"),
@@ -351,6 +357,8 @@ def load_abilities() -> dict[str, frozenset[str]]:
     # (3) overrides
     for synset, (extra, _why) in _OVERRIDES.items():
         table[synset] = table.get(synset, set()) | set(extra)
+    for synset, (dropped, _why) in _REMOVALS.items():
+        table[synset] = table.get(synset, set()) - set(dropped)
 
     for abilities in table.values():
         if "openable" in abilities or "cooking_vessel" in abilities:
