@@ -9,6 +9,7 @@
 
 #include "emx/backend.hpp"
 #include "emx/emx.hpp"
+#include "py_task.hpp"
 
 namespace py = pybind11;
 using namespace emx;
@@ -46,10 +47,7 @@ std::vector<std::string> ability_names(uint32_t bits) {
   return out;
 }
 
-// Python-side handle on an immutable task.
-struct PyTask {
-  TaskPtr task;
-};
+using emx_py::PyTask;  // bindings/py_task.hpp: shared with the other binding files
 
 py::dict step_to_dict(const Task& task, const TraceStep& s) {
   py::dict d;
@@ -397,4 +395,6 @@ PYBIND11_MODULE(_core, m) {
     }
     return run_checks(tp, sp, threads);
   }, py::arg("tasks"), py::arg("states"), py::arg("threads") = 0);
+
+  emx_py::bind_geometry(m);
 }

@@ -21,6 +21,8 @@ namespace {
 // Deep nesting is legal BDDL but a hostile file could blow the stack of the
 // recursive consumers (compiler, printer); real activities nest < 15 levels.
 constexpr int kMaxDepth = 256;
+// Warnings are for people: a hostile file must not turn them into gigabytes.
+constexpr size_t kMaxWarnings = 100;
 
 struct Reader {
   std::string_view text;
@@ -130,7 +132,8 @@ Problem parse_problem(std::string_view text, const std::string& filename) {
     if (!group.is_list) {
       // bddl.parsing prints "... is not recognized" and goes on (one shipped
       // activity has a stray '\\' between sections); so do we, but say where.
-      p.warnings.push_back(SourceLocation{filename, group.line, group.column}.str() + ": ignored stray token '" + group.atom + "'");
+      if (p.warnings.size() < kMaxWarnings)
+        p.warnings.push_back(SourceLocation{filename, group.line, group.column}.str() + ": ignored stray token '" + group.atom + "'");
       continue;
     }
     if (group.children.empty() || group.children[0].is_list)

@@ -62,8 +62,13 @@ StepResult interactive(const Ctx& c, int32_t o) {
     return fail(ErrorType::kMissingStep, c.name(o) + " does not exist until " + (w >= 0 ? c.name(w) : std::string("its whole")) + " is sliced");
   }
   if (c.is_floor(o)) return ok();
+  // A sliced whole has left the support tree; where it "is" is where its parts are.
+  int32_t probe = o;
+  if (c.has(o, kSliceable) && c.get(P::kSliced, o) && c.task.objects[o].whole < 0)
+    for (int32_t i = 0; i < c.L.num_objects; ++i)
+      if (c.task.objects[i].whole == o && c.s.is_present(i)) { probe = i; break; }
   int32_t blocker = -1;
-  any_ancestor(c, o, [&](int32_t node, int32_t parent) {
+  any_ancestor(c, probe, [&](int32_t node, int32_t parent) {
     if (c.s.support[node] == Support::kInside && c.closed(parent)) { blocker = parent; return true; }
     return false;
   });
@@ -302,21 +307,114 @@ StepResult slice(Ctx& c, int32_t o) {
   return ok();
 }
 
+// Dirt that BEHAVIOR-1K writes as a substance covering the object,
+// (covered o dust.n.01_1), and what CLEAN needs to take it off. Classed by the
+// synset's head word, after B1K's particle-remover tables for cloths, brushes
+// and abrasives (emery paper, steel wool):
+//  * loose: any substance not named below (dust, dirt, debris, crumbs, sand,
+//    lint, hair, water, spills ...). Like `dusty`: a cleaning tool in hand, or
+//    o in a running sink or dishwasher.
+//  * stubborn: what a cloth removes only when saturated. Like `stained`: a
+//    soaked cleaning tool or soap in hand, or o in a running sink. Stains (any
+//    head containing "stain"), ink, alga, paint, rust and tarnish also come
+//    off with an abrasive in hand (soaked or not); oil, grease, mud, mold and
+//    mildew do not.
+//  * scratches (incision): only an abrasive in hand (sanding).
+//  * not dirt: objects that are not substances, and wrinkles (ironing, not
+//    cleaning): CLEAN leaves them.
+struct Dirt {
+  bool dirt = false, stubborn = false, sandable = false;
+  bool loose() const { return dirt && !stubborn && !sandable; }
+};
+
+std::vector<std::string> head_words(const std::string& category) {  // "cooked__cooking_oil.n.01" -> cooked, cooking, oil
+  const std::string head = category.substr(0, category.find('.'));
+  std::vector<std::string> out;
+  for (size_t i = 0; i <= head.size();) {
+    size_t j = head.find('_', i);
+    if (j == std::string::npos) j = head.size();
+    if (j > i) out.push_back(head.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
+Dirt dirt_kind(const Task& t, int32_t s) {
+  Dirt d;
+  if (!t.has(s, kSubstance)) return d;
+  const std::string& cat = t.objects[s].category;
+  d.dirt = true;
+  if (cat.substr(0, cat.find('.')).find("stain") != std::string::npos) d.stubborn = d.sandable = true;
+  for (const std::string& w : head_words(cat)) {
+    if (w == "wrinkle") return Dirt{};
+    if (w == "incision") d.sandable = true;
+    for (const char* k : {"ink", "alga", "paint", "rust", "tarnish"})
+      if (w == k) d.stubborn = d.sandable = true;
+    for (const char* k : {"oil", "grease", "mud", "mold", "mildew"})
+      if (w == k) d.stubborn = true;
+  }
+  return d;
+}
+
+}  // namespace
+
+// Declared in src/oracle_internal.hpp: the oracle plans with the same rule.
+bool is_dirt(const Task& t, int32_t s) { return dirt_kind(t, s).dirt; }
+bool is_stubborn_dirt(const Task& t, int32_t s) { return dirt_kind(t, s).stubborn; }
+bool is_sandable_dirt(const Task& t, int32_t s) { return dirt_kind(t, s).sandable; }
+bool is_abrasive(const Task& t, int32_t tool) {
+  if (!t.has(tool, kCleaningTool)) return false;
+  const std::vector<std::string> w = head_words(t.objects[tool].category);
+  const size_t n = w.size();
+  return (n >= 1 && (w[n - 1] == "sandpaper" || w[n - 1] == "abrasive")) ||
+         (n >= 2 && ((w[n - 2] == "emery" && w[n - 1] == "paper") || (w[n - 2] == "steel" && w[n - 1] == "wool")));
+}
+
+namespace {
+
 StepResult clean(Ctx& c, int32_t o) {
-  if (!c.has(o, kDustyable) && !c.has(o, kStainable)) return fail(ErrorType::kAffordance, c.name(o) + " cannot be cleaned");
   bool dusty = c.get(P::kDusty, o), stained = c.get(P::kStained, o);
-  if (!dusty && !stained) return additional(c.name(o) + " is neither dusty nor stained");
+  bool loose = false, stubborn = false, scratched = false;  // what covers o
+  if (c.L.stores(P::kCovered))
+    for (int32_t s = 0; s < c.L.num_objects; ++s)
+      if (s != o && c.get(P::kCovered, o, s)) {
+        Dirt d = dirt_kind(c.task, s);
+        loose |= d.loose();
+        stubborn |= d.stubborn;
+        scratched |= d.sandable && !d.stubborn;
+      }
+  const bool covered = loose || stubborn || scratched;
+  // Dirt covering o implies it can be cleaned.
+  if (!c.has(o, kDustyable) && !c.has(o, kStainable) && !covered)
+    return fail(ErrorType::kAffordance, c.name(o) + " cannot be cleaned");
+  if (!dusty && !stained && !covered)
+    return additional(c.name(o) + " is not dirty (neither dusty nor stained, and no dirt covers it)");
   if (auto r = interactive(c, o); !r.ok) return r;
   bool in_washer = !c.is_floor(o) && (inside_active(c, o, kDishwasher) || inside_active(c, o, kWaterSource));
-  bool cleaned = false;
-  if (dusty && (in_washer || holding_with(c, kCleaningTool))) { c.set(P::kDusty, o, false); cleaned = true; }
-  bool soaked_tool = false;
-  for (int32_t h : c.s.hand)
+  bool soaked_tool = false, abrasive = false;
+  for (int32_t h : c.s.hand) {
     if (h >= 0 && ((c.has(h, kCleaningTool) && c.get(P::kSoaked, h)) || c.has(h, kSoap))) soaked_tool = true;
+    if (h >= 0 && is_abrasive(c.task, h)) abrasive = true;
+  }
   bool in_sink = !c.is_floor(o) && inside_active(c, o, kWaterSource);
-  if (stained && (in_sink || soaked_tool)) { c.set(P::kStained, o, false); cleaned = true; }
+  const bool wipes = in_washer || holding_with(c, kCleaningTool);  // dust, loose dirt
+  const bool scrubs = in_sink || soaked_tool;                      // stains, stubborn dirt
+  bool cleaned = false;
+  if (dusty && wipes) { c.set(P::kDusty, o, false); cleaned = true; }
+  if (stained && scrubs) { c.set(P::kStained, o, false); cleaned = true; }
+  if (covered)
+    for (int32_t s = 0; s < c.L.num_objects; ++s) {
+      if (s == o || !c.get(P::kCovered, o, s)) continue;
+      Dirt d = dirt_kind(c.task, s);
+      if ((d.loose() && wipes) || (d.stubborn && scrubs) || (d.sandable && abrasive)) {
+        c.set(P::kCovered, o, s, false);
+        cleaned = true;
+      }
+    }
   if (cleaned) return ok();
-  if (stained && !dusty)
+  if (!dusty && !loose && !stained && !stubborn)
+    return fail(ErrorType::kMissingStep, "no abrasive (emery paper, steel wool) in hand to sand " + c.name(o) + " smooth");
+  if (!dusty && !loose)
     return fail(ErrorType::kMissingStep, "no soaked cleaning tool in hand, and " + c.name(o) + " is not in a running sink");
   return fail(ErrorType::kMissingStep, "no cleaning tool in hand, and " + c.name(o) + " is not in a running sink or dishwasher");
 }

@@ -29,6 +29,7 @@ Catalog::Catalog(const Task& t) : task(t) {
     bool grasp = graspable(i);
     if (grasp && t.has(i, kSlicer)) slicers.push_back(i);
     if (grasp && t.has(i, kCleaningTool)) tools.push_back(i);
+    if (grasp && is_abrasive(t, i)) abrasives.push_back(i);
     if (grasp && t.has(i, kSoap)) soaps.push_back(i);
     if (t.has(i, kWaterSource) && !t.has(i, kSubstance)) water_sources.push_back(i);
     if (t.has(i, kCookingVessel) && !t.has(i, kSubstance)) vessels.push_back(i);
@@ -52,7 +53,7 @@ namespace {
 bool unchangeable(P p) {
   switch (p) {
     case P::kOpen: case P::kToggledOn: case P::kCooked: case P::kFrozen: case P::kSliced:
-    case P::kSoaked: case P::kDusty: case P::kStained:
+    case P::kSoaked: case P::kDusty: case P::kStained: case P::kCovered:
     case P::kOnTop: case P::kInside: case P::kNextTo: case P::kUnder: case P::kOnFloor:
       return false;
     default:
@@ -117,18 +118,34 @@ bool lit_feasible(const Catalog& cat, const WorldState& init, const Lit& l, std:
       }
       return true;
     case P::kDusty:
-    case P::kStained: {
+    case P::kStained:
+    case P::kCovered: {
+      // Dirt covering an object (covered x dust.n.01_1) comes off with CLEAN
+      // as dust does (loose dirt) or as a stain does (stubborn dirt); an
+      // abrasive takes off stains, paint, rust and scratches (executor.cpp,
+      // dirt_kind). Nothing puts dirt on things.
       if (l.value) return no("no action makes " + quoted(l.pred) + " true");
-      if (!t.has(l.a, kDustyable | kStainable)) return no(an + " cannot be cleaned");
-      bool wash = cat.movable(l.a) && (!cat.water_sources.empty() || !cat.washers.empty());
-      if (l.pred == P::kDusty) {
-        if (cat.tools.empty() && !wash) return no("no cleaning tool, sink or dishwasher to clean " + an);
+      const bool covered = l.pred == P::kCovered;
+      if (covered && !is_dirt(t, l.b)) return no("no action makes 'covered' false");
+      if (!covered && !t.has(l.a, kDustyable | kStainable)) return no(an + " cannot be cleaned");
+      const std::string dirt = covered ? t.objects[l.b].name + " off " + an : an;
+      const bool sandable = covered && is_sandable_dirt(t, l.b);
+      const bool stubborn = covered ? is_stubborn_dirt(t, l.b) : l.pred == P::kStained;
+      if (sandable && !cat.abrasives.empty()) return true;
+      if (sandable && !stubborn) return no("no abrasive (emery paper, steel wool) to sand " + dirt);
+      // A running dishwasher cleans dust and stains (TOGGLE_ON), not covering dirt: that needs a sink.
+      bool wash = cat.movable(l.a) && (!cat.water_sources.empty() || (!covered && !cat.washers.empty()));
+      const std::string sink = covered ? "sink" : "sink or dishwasher";
+      if (!stubborn) {
+        if (cat.tools.empty() && !wash) return no("no cleaning tool, " + sink + " to clean " + dirt);
         return true;
       }
       bool soakable_tool = false;
       for (int32_t x : cat.tools) soakable_tool |= t.has(x, kSoakable);
       if (cat.soaps.empty() && !(soakable_tool && !cat.water_sources.empty()) && !wash)
-        return no("no soap, soakable cleaning tool with a water source, sink or dishwasher to clean the stain off " + an);
+        return no(covered ? "no soap, soakable cleaning tool with a water source, " + std::string(sandable ? "abrasive " : "") +
+                                "or sink to clean " + dirt
+                          : "no soap, soakable cleaning tool with a water source, sink or dishwasher to clean the stain off " + an);
       return true;
     }
     default:

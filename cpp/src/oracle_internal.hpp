@@ -13,6 +13,22 @@
 #include "emx/task.hpp"
 #include "emx/world_state.hpp"
 
+namespace emx {
+
+/// Defined in executor.cpp next to CLEAN, so the oracle plans with the
+/// executor's own rule for substances covering an object. is_dirt: CLEAN
+/// removes it at all (dust, stains, mud ...; not wrinkles). is_stubborn_dirt:
+/// a soaked cleaning tool, soap or a running sink removes it, a dry tool does
+/// not (stains, oil, mud, rust ...). is_sandable_dirt: an abrasive removes it
+/// (stains, paint, rust, incisions); sandable and not stubborn: only an
+/// abrasive does (incisions). is_abrasive: emery paper, steel wool, sandpaper.
+bool is_dirt(const Task& task, int32_t s);
+bool is_stubborn_dirt(const Task& task, int32_t s);
+bool is_sandable_dirt(const Task& task, int32_t s);
+bool is_abrasive(const Task& task, int32_t tool);
+
+}  // namespace emx
+
 namespace emx::oracle_detail {
 
 /// A ground literal a grounding requires: pred(a, b) == value.
@@ -31,6 +47,7 @@ struct Catalog {
   const Task& task;
   std::vector<std::vector<int32_t>> parts;  // slice parts of each whole
   std::vector<int32_t> floors, slicers, tools, soaps, water_sources, vessels, washers;
+  std::vector<int32_t> abrasives;          // cleaning tools that sand (a subset of tools)
   std::vector<uint8_t> goal_object;         // mentioned by a goal atom
 
   bool graspable(int32_t o) const;

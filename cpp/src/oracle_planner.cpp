@@ -32,10 +32,11 @@ ActionType place_type(int h, How how) {
 
 // Order in which literals are worked on: processing before placing, placing
 // before the relations that break when things move, closing and switching last.
-int phase(const Lit& l) {
+int phase(const Task& t, const Lit& l) {
   switch (l.pred) {
     case P::kStained: return 0;
     case P::kDusty: return 1;
+    case P::kCovered: return l.value ? 13 : is_stubborn_dirt(t, l.b) || is_sandable_dirt(t, l.b) ? 0 : 1;  // like a stain, or like dust
     case P::kCooked: return 2;
     case P::kFrozen: return 3;
     case P::kSoaked: return l.value ? 4 : 5;
@@ -74,7 +75,7 @@ class Planner {
     out.messages.assign(lits_.size(), "");
     std::vector<size_t> order(lits_.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return phase(lits_[x]) < phase(lits_[y]); });
+    std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return phase(t_, lits_[x]) < phase(t_, lits_[y]); });
     order_nextto(order);
     std::vector<int32_t> prev_unmet;
     for (round_ = 0; round_ < 6 && !too_long_; ++round_) {
@@ -407,18 +408,39 @@ class Planner {
     return simple(x, ActionType::kSoak);
   }
 
-  bool clean(int32_t x, bool stain) {
-    const bool dusty = get(P::kDusty, x), stained = get(P::kStained, x);
-    if (stain ? !stained : !dusty) return true;
-    auto holding = [&](auto&& pred) {
+  // Makes pred(x, dirt) false: dusty(x), stained(x), or covered(x, dirt) for
+  // a substance CLEAN removes (is_dirt). Dust and loose dirt need any
+  // cleaning tool; stains and stubborn dirt a soaked cleaning tool or soap;
+  // a running sink removes both; sandable dirt (stains, rust, scratches)
+  // comes off with an abrasive, scratches only so.
+  bool clean(int32_t x, P pred, int32_t dirt = -1) {
+    auto dirty = [&] { return get(pred, x, dirt); };
+    if (!dirty()) return true;
+    const bool covered = pred == P::kCovered;
+    const bool sandable = covered && is_sandable_dirt(t_, dirt);
+    const bool stain = pred == P::kStained || (covered && is_stubborn_dirt(t_, dirt));
+    const bool scratch = sandable && !stain;
+    auto holding = [&](auto&& want) {
       for (int32_t h : s_.hand)
-        if (h >= 0 && pred(h)) return true;
+        if (h >= 0 && want(h)) return true;
       return false;
     };
-    auto do_clean = [&] { return make_reachable(x) && step(ActionType::kClean, x); };
+    auto do_clean = [&] { return make_reachable(x) && step(ActionType::kClean, x) && !dirty(); };
+    auto abrasive = [&](int32_t h) { return sandable && is_abrasive(t_, h); };
+    auto use_abrasive = [&] {
+      int32_t a = pick(cat_.abrasives, [&](int32_t c) { return reach_cost(c) + (c == x ? 50.0 : 0.0) + (in_subtree(x, c) ? 100.0 : 0.0); });
+      return a >= 0 && grasp(a, kLeft, true) >= 0 && do_clean();
+    };
+    if (scratch) {
+      if (holding(abrasive)) return do_clean();
+      if (use_abrasive()) return true;
+      if (err_.empty()) err_ = "no abrasive to sand " + name(dirt) + " off " + name(x);
+      return false;
+    }
     if (stain) {
-      if (holding([&](int32_t h) { return t_.has(h, kSoap) || (t_.has(h, kCleaningTool) && get(P::kSoaked, h)); }))
+      if (holding([&](int32_t h) { return t_.has(h, kSoap) || (t_.has(h, kCleaningTool) && get(P::kSoaked, h)) || abrasive(h); }))
         return do_clean();
+      if (sandable && use_abrasive()) return true;
       int32_t tool = pick_tool(x, true);
       if (tool >= 0 && (get(P::kSoaked, tool) || !cat_.water_sources.empty())) {
         if (soak(tool) && grasp(tool, kLeft, true) >= 0 && do_clean()) return true;
@@ -430,16 +452,17 @@ class Planner {
       int32_t tool = pick_tool(x, false);
       if (tool >= 0 && grasp(tool, kLeft, true) >= 0 && do_clean()) return true;
     }
-    // Wash it in a running sink, or run a dishwasher with it inside (that cleans it by itself).
+    // Wash it in a running sink, or run a dishwasher with it inside (that
+    // cleans dust and stains by itself, not covering dirt).
     if (cat_.graspable(x)) {
       int32_t w = pick_water(x);
       if (w >= 0 && into(x, w) && activate_water(w) && do_clean()) return true;
-      int32_t d = pick(cat_.washers, [&](int32_t c) { return reach_cost(c); });
+      int32_t d = covered ? -1 : pick(cat_.washers, [&](int32_t c) { return reach_cost(c); });
       if (d >= 0 && (!get(P::kToggledOn, d) || toggle(d, false)) && into(x, d) && toggle(d, true) && !get(P::kDusty, x) &&
           !get(P::kStained, x))
         return true;
     }
-    if (err_.empty()) err_ = "no way to clean " + name(x);
+    if (err_.empty()) err_ = "no way to clean " + (covered ? name(dirt) + " off " : std::string()) + name(x);
     return false;
   }
 
@@ -489,13 +512,13 @@ class Planner {
     }
     bool ok = true;
     for (int32_t x : sub(l.a)) {
-      if (get(l.pred, x) == l.value) continue;
+      if (get(l.pred, x, l.b) == l.value) continue;
       switch (l.pred) {
         case P::kFrozen: ok &= simple(x, l.value ? ActionType::kFreeze : ActionType::kUnfreeze); break;
         case P::kCooked: ok &= l.value && cook(x); break;
         case P::kSoaked: ok &= l.value ? soak(x) : simple(x, ActionType::kDry); break;
-        case P::kDusty: ok &= !l.value && clean(x, false); break;
-        case P::kStained: ok &= !l.value && clean(x, true); break;
+        case P::kDusty: case P::kStained: ok &= !l.value && clean(x, l.pred); break;
+        case P::kCovered: ok &= !l.value && clean(x, P::kCovered, l.b); break;
         default:
           err_ = "no action makes '" + std::string(predicate_name(l.pred)) + "' " + (l.value ? "true" : "false");
           ok = false;
@@ -507,8 +530,8 @@ class Planner {
   // Within the nextto/under phase: a literal that moves x next to y goes after
   // the literals that move y, so later moves do not break earlier ones.
   void order_nextto(std::vector<size_t>& order) const {
-    auto first = std::find_if(order.begin(), order.end(), [&](size_t i) { return phase(lits_[i]) == 9; });
-    auto last = std::find_if(first, order.end(), [&](size_t i) { return phase(lits_[i]) != 9; });
+    auto first = std::find_if(order.begin(), order.end(), [&](size_t i) { return phase(t_, lits_[i]) == 9; });
+    auto last = std::find_if(first, order.end(), [&](size_t i) { return phase(t_, lits_[i]) != 9; });
     std::vector<size_t> todo(first, last), done;
     auto mover = [&](const Lit& l) { return cat_.graspable(l.a) ? l.a : l.b; };
     auto anchor = [&](const Lit& l) { return cat_.graspable(l.a) ? l.b : l.a; };

@@ -249,7 +249,8 @@ TaskPtr compile_task(const Problem& problem, const KnowledgeBase& kb, const Comp
       const Object& first = t.objects[t.index_of[o.name]];
       if (first.category != o.type)
         fail(o.line, o.column, "object '" + o.name + "' is declared twice with different types ('" + first.category + "', '" + o.type + "')");
-      t.warnings.push_back(SourceLocation{file, o.line, o.column}.str() + ": object '" + o.name + "' is declared twice");
+      if (t.warnings.size() < 100)  // bounded: for people, not a log of a hostile file
+        t.warnings.push_back(SourceLocation{file, o.line, o.column}.str() + ": object '" + o.name + "' is declared twice");
       continue;
     }
     Object obj;

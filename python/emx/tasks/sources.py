@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import TaskSourceError
+from ..errors import BddlError
 from .eai import EaiTask, eai_to_bddl, load_eai_tasks
 
 __all__ = ["TaskSpec", "resolve_source", "bddl_activities", "SOURCE_FORMS"]
@@ -138,8 +139,13 @@ def _read_text(path: str | os.PathLike[str]) -> str:
         with open(path, encoding="utf-8") as f:
             return f.read()
     except UnicodeDecodeError as e:
-        raise TaskSourceError(
-            f"{os.fspath(path)}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+        # Name the line and column of the first bad byte, like every other BDDL error.
+        head = e.object[:e.start]
+        line = head.count(b"\n") + 1
+        col = e.start - (head.rfind(b"\n") + 1) + 1
+        where = f"{os.fspath(path)}:{line}:{col}"
+        raise BddlError(f"{where}: not UTF-8 text ({e.reason}, byte 0x{e.object[e.start]:02x})",
+                        os.fspath(path), line, col, "not UTF-8 text") from None
     except OSError as e:
         raise TaskSourceError(f"{os.fspath(path)}: cannot read ({e.strerror})") from None
 
