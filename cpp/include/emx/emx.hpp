@@ -7,9 +7,11 @@
 #pragma once
 
 #include "emx/actions.hpp"
+#include "emx/backend.hpp"
 #include "emx/bddl.hpp"
 #include "emx/evaluate.hpp"
 #include "emx/executor.hpp"
+#include "emx/geometry.hpp"
 #include "emx/goal.hpp"
 #include "emx/oracle.hpp"
 #include "emx/reward.hpp"

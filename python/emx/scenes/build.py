@@ -11,10 +11,11 @@ import collections
 import os
 import re
 import time
+import warnings
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .layout import build_scene
+from .layout import SceneWarning, build_scene
 from .scene_file import SceneFileError, cache_key, load_scene, save_scene, scene_path
 from .schematic import draw_schematic
 
@@ -98,7 +99,9 @@ def build_scenes(src_or_tasks: str | Iterable, out_dir: str | os.PathLike[str], 
                     entry["warnings"].append(f"cached scene unusable, rebuilt: {e}")
             dirty = scene is None
             if scene is None:
-                scene = build_scene(task, seed)
+                with warnings.catch_warnings():   # they are in the report
+                    warnings.simplefilter("ignore", SceneWarning)
+                    scene = build_scene(task, seed)
                 scene["cache_key"] = key
             if world_cls is not None and scene.get("settle") is None:
                 try:

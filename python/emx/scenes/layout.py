@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -41,7 +42,7 @@ from . import predicates as P
 from .materials import mass_of, material
 from .sizes import PriorTable, SizePrior, size_prior
 
-__all__ = ["build_scene", "GENERATOR", "GEOMETRIC_PREDICATES", "scene_boxes", "check_relations",
+__all__ = ["SceneWarning", "build_scene", "GENERATOR", "GEOMETRIC_PREDICATES", "scene_boxes", "check_relations",
            "object_box", "interior_box", "FORMAT", "VERSION"]
 
 FORMAT = "emx-scene"
@@ -339,6 +340,11 @@ def find_spot(obstacles: _Obstacles, region: np.ndarray, z0: float, dims: tuple[
 
 class _Unplaceable(Exception):
     pass
+
+
+class SceneWarning(UserWarning):
+    """A scene was built on a guess: an unknown category's default size, an interior the size
+    priors did not give. The same text is in ``scene["warnings"]``."""
 
 
 class _Layout:
@@ -1175,7 +1181,10 @@ def build_scene(task, seed: int = 0, priors: PriorTable | None = None) -> dict:
     layout.layout_rooms()
     layout.place_relative()
     layout.check()
-    return layout.scene()
+    scene = layout.scene()
+    for text in scene["warnings"]:
+        warnings.warn(f"{task.id}: {text}", SceneWarning, stacklevel=2)
+    return scene
 
 
 # --------------------------------------------------------------------------- reading scenes back

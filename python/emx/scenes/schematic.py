@@ -5,6 +5,7 @@ display needed."""
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from pathlib import Path
@@ -136,10 +137,19 @@ def draw_schematic(scene: dict, out_png: str | os.PathLike[str], dpi: int = 110,
         if o["name"] in contents:
             label += f" [{_ranges(contents[o['name']])}]"
         long_side, short_side = (h, w) if vertical else (w, h)
-        size = min(8.5, 0.9 * long_side * pts_per_m / max(4, len(label)) * 1.7, 0.6 * short_side * pts_per_m)
-        if size >= 4.0:
-            ax.text((b[0, 0] + b[1, 0]) / 2, (b[0, 1] + b[1, 1]) / 2, label, ha="center", va="center",
-                    fontsize=size, rotation=90 if vertical else 0, color="#222222", zorder=4, clip_on=True)
+        # a character is about 0.6 of the font size wide
+        size = min(9.0, 0.92 * long_side * pts_per_m / (0.6 * len(label)), 0.55 * short_side * pts_per_m)
+        cx, cy = (b[0, 0] + b[1, 0]) / 2, (b[0, 1] + b[1, 1]) / 2
+        if size >= 6.0:
+            ax.text(cx, cy, label, ha="center", va="center", fontsize=size, rotation=90 if vertical else 0,
+                    color="#222222", zorder=4)
+        else:   # too small to hold its name: the name goes in front of it, in the room
+            normal = np.array([math.cos(o["yaw"]), math.sin(o["yaw"])])
+            mid = (np.array([fx0, fy0]) + np.array([fx1, fy1])) / 2 + normal * (8.0 / pts_per_m)
+            ha = "left" if normal[0] > 0.5 else "right" if normal[0] < -0.5 else "center"
+            va = "bottom" if normal[1] > 0.5 else "top" if normal[1] < -0.5 else "center"
+            ax.text(mid[0], mid[1], label, ha=ha, va=va, fontsize=6.5, color="#222222", zorder=9,
+                    bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor=edge, linewidth=0.5, alpha=0.85))
 
     placed_numbers: list[tuple[float, float]] = []
     for o in sorted(items, key=lambda o: object_box(o)[1, 2]):
@@ -173,7 +183,7 @@ def draw_schematic(scene: dict, out_png: str | os.PathLike[str], dpi: int = 110,
 
     ax.set_title(title or f"{scene['task_id']}  (seed {scene['seed']})", fontsize=10, loc="left")
 
-    key = fig.add_axes((plan_w / (plan_w + key_w) + 0.005, 0.04, key_w / (plan_w + key_w) - 0.01, 0.86))
+    key = fig.add_axes((plan_w / (plan_w + key_w) + 0.005, 0.04, key_w / (plan_w + key_w) - 0.01, 0.78))
     key.axis("off")
     lines: list[tuple[str, str]] = [("items (number: name, init relation)", "head")]
     lines += [(f"{a}  {b}" if b else a, "item") for a, b in key_lines]

@@ -194,22 +194,25 @@ def approach(world, o: int) -> None:
     obox = world.body_box(o)
     if rbox is None or obox is None:
         return
+    approach_point(world, obox, rbox)
+
+
+def approach_point(world, obox: np.ndarray, rbox: np.ndarray) -> None:
+    """Stands the base beside ``rbox`` (the furniture), at the free spot nearest to ``obox``."""
     bh = _base_half(world)
     gap = bh + 0.02
     cands = []
     lo, hi = rbox[0, :2], rbox[1, :2]
     for axis in (0, 1):
         other = 1 - axis
-        n = max(1, int(math.ceil((hi[other] - lo[other]) / 0.25)))
-        for t in np.linspace(lo[other], hi[other], n + 1):
+        n = max(1, int(math.ceil((hi[other] - lo[other]) / 0.2)))
+        for t in np.linspace(lo[other] - bh, hi[other] + bh, n + 3):
             for sign in (-1, 1):
                 p = np.zeros(2)
                 p[axis] = hi[axis] + gap if sign > 0 else lo[axis] - gap
                 p[other] = t
                 yaw = math.atan2(-sign if axis == 1 else 0.0, -sign if axis == 0 else 0.0)
                 cands.append((p[0], p[1], yaw))
-    if not cands:
-        return
     pts = np.array([(c[0], c[1]) for c in cands])
     target_c = (obox[0, :2] + obox[1, :2]) / 2
     dist = np.array([G.xy_distance(obox, p) for p in pts]) + 1e-3 * np.linalg.norm(pts - target_c, axis=1)
@@ -423,16 +426,16 @@ def place(world, hand: int, relation: str, targets: list[int], native: bool) -> 
                         tn, relation="on", nav=nav)
         tb = world.body_box(t)
         region = P.Region(xy=tb[:, :2].copy(), z=float(tb[1, 2]))
-        return _put(world, hand, region, (tb[0] + tb[1]) / 2, lambda box: G.ontop(box, world.body_box(t)), tn,
-                    relation="on", overhang=True, nav=nav)
+        return _put(world, hand, region, None, lambda box: G.ontop(box, world.body_box(t)), tn,
+                    relation="on", overhang=True, nav=nav, near=t)
     if relation == "inside":
         inner = world.interior_box(t)
         if inner is None:
             return f"{tn} has no inside in the physical scene"
         region = P.Region(xy=inner[:, :2].copy(), z=float(inner[0, 2]), max_top=float(inner[1, 2]))
         levels = _inside_levels(world, t, inner, held.members)
-        return _put(world, hand, region, inner[0], lambda box: G.inside(box, world.interior_box(t)), tn,
-                    relation="in", levels=levels, interior=inner, lying=True, nav=nav)
+        return _put(world, hand, region, None, lambda box: G.inside(box, world.interior_box(t)), tn,
+                    relation="in", levels=levels, interior=inner, lying=True, nav=nav, near=t)
     if relation == "under":
         if _is_floor(world, t):
             return f"nothing can go under the floor {tn}"
@@ -446,7 +449,7 @@ def place(world, hand: int, relation: str, targets: list[int], native: bool) -> 
             return f"there is no space under {tn}"
         region = P.Region(xy=xy, z=base.z, max_top=float(cov[0, 2]) + G.CONTACT_GAP - 0.001)
         return _put(world, hand, region, (cov[0] + cov[1]) / 2, lambda box: G.under(box, world.body_box(t)), tn,
-                    relation="under", nav=nav)
+                    relation="under", nav=nav, near=t)
     if relation in ("nextto", "nextto_ontop"):
         if relation == "nextto_ontop":
             s_ = targets[1]
@@ -467,7 +470,7 @@ def place(world, hand: int, relation: str, targets: list[int], native: bool) -> 
             region = sup[0]
             on_s = None
         verify = (lambda box: G.nextto(box, world.body_box(t)) and (on_s is None or on_s(box)))  # noqa: E731
-        return _put(world, hand, region, None, verify, tn, relation="next to", beside=t, nav=nav)
+        return _put(world, hand, region, None, verify, tn, relation="next to", beside=t, nav=nav, near=t)
     return None
 
 
@@ -550,7 +553,7 @@ def _options(world, members, lying: bool) -> list[tuple[np.ndarray, np.ndarray, 
 
 def _put(world, hand: int, region: P.Region, anchor, verify, target_name: str, relation: str = "on",
          levels=None, interior=None, beside: int | None = None, overhang: bool = False, lying: bool = False,
-         nav: bool = False) -> str | None:
+         nav: bool = False, near: int | None = None) -> str | None:
     """Finds a free pose for the held unit in ``region`` (or beside ``beside``), releases it there,
     settles and checks ``verify`` on the held object's box. Tries a few candidates. With ``nav``
     the robot walks to a free spot it cannot reach from where it stands."""
@@ -576,7 +579,7 @@ def _put(world, hand: int, region: P.Region, anchor, verify, target_name: str, r
             if beside is not None:
                 centres = P.ring(world.body_box(beside), size, lvl)
             else:
-                a = np.asarray(anchor if anchor is not None else [*world.robot_pose[:2], 0.0], float)
+                a = _corner_anchor(world, lvl) if anchor is None else np.asarray(anchor, float)
                 centres = P.grid(lvl, size[:2], a)
             if len(centres) == 0:
                 continue
@@ -591,7 +594,8 @@ def _put(world, hand: int, region: P.Region, anchor, verify, target_name: str, r
                     if not nav:
                         out_of_reach = True
                         continue
-                    approach_box(world, cboxes[k])
+                    rbox = world.body_box(root_of(world, world.shadow, near)) if near is not None else cboxes[k]
+                    approach_point(world, cboxes[k], rbox)
                     if _reach(world, cboxes[k]) is not None:
                         out_of_reach = True
                         continue
@@ -620,6 +624,14 @@ def _put(world, hand: int, region: P.Region, anchor, verify, target_name: str, r
     return f"no room {relation} {target_name} for {on}"
 
 
+def _corner_anchor(world, region: P.Region) -> np.ndarray:
+    """Pack from the region's corner nearest the robot, so that later things still find room."""
+    x, y, _ = world.robot_pose
+    lo, hi = region.xy
+    return np.array([lo[0] if abs(x - lo[0]) <= abs(x - hi[0]) else hi[0],
+                     lo[1] if abs(y - lo[1]) <= abs(y - hi[1]) else hi[1], region.z])
+
+
 def _reach(world, box: np.ndarray) -> str | None:
     x, y, _ = world.robot_pose
     if G.xy_distance(box, (x, y)) > _base_half(world) + world.config.reach_radius + 1e-6:
@@ -627,30 +639,6 @@ def _reach(world, box: np.ndarray) -> str | None:
     if box[0, 2] > world.config.reach_height:
         return "high"
     return None
-
-
-def approach_box(world, box: np.ndarray) -> None:
-    """Walks next to a spot (a free placement found out of reach)."""
-    bh = _base_half(world)
-    c = (box[0, :2] + box[1, :2]) / 2
-    h = world.config.robot_size[2]
-    obs, _ = P.obstacle_boxes(world, exclude=set())
-    best = None
-    for r in (bh + 0.1, bh + 0.3, bh + 0.6):
-        for a in np.linspace(0, 2 * math.pi, 16, endpoint=False):
-            p = c + r * np.array([math.cos(a), math.sin(a)])
-            if not _base_in_room(world, p, bh):
-                continue
-            base = np.array([[p[0] - bh, p[1] - bh, 0.05], [p[0] + bh, p[1] + bh, h]])
-            if not P.free(base[None], obs)[0]:
-                continue
-            best = (p, a)
-            break
-        if best is not None:
-            break
-    if best is not None:
-        p, a = best
-        world.set_robot(float(p[0]), float(p[1]), _wrap(a + math.pi))
 
 
 def _root_box_at(world, members, o, q, cand_box) -> np.ndarray:

@@ -57,7 +57,7 @@ class PhysicsConfig:
     drive_stiffness: float = 4000.0
     drive_damping: float = 400.0
     drive_force_limit: float = 150.0  # N·m (doors) / N (drawers)
-    reach_radius: float = 0.9        # arm reach beyond the base's edge, horizontal
+    reach_radius: float = 1.0        # arm reach beyond the base's edge, horizontal
     reach_height: float = 2.0        # highest point the hand reaches
     robot_size: tuple[float, float, float] = (0.5, 0.5, 1.2)
     hand_height: float = 1.0
