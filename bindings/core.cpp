@@ -90,11 +90,12 @@ py::dict evaluation_to_dict(const Task& task, const Evaluation& ev) {
 }
 
 // Runs goal checks with the GIL released and hands back numpy arrays.
-py::tuple run_checks(const std::vector<const Task*>& tasks, const std::vector<const WorldState*>& states, int threads) {
-  std::vector<GoalCheck> checks;
+py::tuple run_checks(const std::vector<const Task*>& tasks, const std::vector<const WorldState*>& states, int threads,
+                     bool with_fraction = true) {
+  std::vector<GoalSummary> checks;
   {
     py::gil_scoped_release release;
-    checks = check_batch(tasks, states, threads);
+    checks = summarize_batch(tasks, states, threads, with_fraction);
   }
   py::array_t<bool> success(checks.size());
   py::array_t<double> fraction(checks.size());
@@ -376,12 +377,14 @@ PYBIND11_MODULE(_core, m) {
         b.states.push_back(s);
       })
       .def("__len__", [](const StateBatch& b) { return b.tasks.size(); })
-      .def("check", [](const StateBatch& b, int threads) {
+      .def("check", [](const StateBatch& b, int threads, bool fraction) {
         std::vector<const Task*> tp;
         std::vector<const WorldState*> sp;
         for (size_t i = 0; i < b.tasks.size(); ++i) { tp.push_back(b.tasks[i].get()); sp.push_back(&b.states[i]); }
-        return run_checks(tp, sp, threads);
-      }, py::arg("threads") = 0);
+        return run_checks(tp, sp, threads, fraction);
+      }, py::arg("threads") = 0, py::arg("fraction") = true,
+      "Goal checks of every pair: (success, fraction) arrays. fraction=False computes truth only "
+      "(what the bddl package computes) and returns NaN fractions.");
 
   m.def("check_batch", [](const std::vector<PyTask>& tasks, const std::vector<WorldState>& states, int threads) {
     if (tasks.size() != states.size()) throw py::value_error("tasks and states differ in length");

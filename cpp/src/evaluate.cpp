@@ -5,40 +5,11 @@
 #include <atomic>
 #include <thread>
 
+#include "thread_pool.hpp"
+
 namespace emx {
-namespace {
 
-int resolve_threads(int requested, size_t work) {
-  int n = requested > 0 ? requested : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  return static_cast<int>(std::min<size_t>(static_cast<size_t>(n), std::max<size_t>(1, work)));
-}
-
-// Runs fn(i) for i in [0, n) on `threads` threads; chunks are claimed with an
-// atomic counter so uneven plans balance out. Deterministic results: each i
-// writes only its own slot.
-template <class F>
-void parallel_for(size_t n, int threads, F&& fn) {
-  if (threads <= 1 || n < 2) {
-    for (size_t i = 0; i < n; ++i) fn(i);
-    return;
-  }
-  std::atomic<size_t> next{0};
-  const size_t chunk = std::max<size_t>(1, n / (static_cast<size_t>(threads) * 8));
-  auto worker = [&] {
-    for (;;) {
-      size_t begin = next.fetch_add(chunk);
-      if (begin >= n) return;
-      size_t end = std::min(n, begin + chunk);
-      for (size_t i = begin; i < end; ++i) fn(i);
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& th : pool) th.join();
-}
-
-}  // namespace
+using detail::parallel_for;
 
 std::vector<int32_t> goal_objects(const Task& task) {
   std::vector<uint8_t> seen(task.num_objects(), 0);
@@ -87,7 +58,7 @@ Evaluation score_execution(const Task& task, const std::vector<Action>& plan, bo
 std::vector<Evaluation> evaluate_batch(const std::vector<PlanInput>& inputs, const RewardConfig& reward, int num_threads,
                                        bool keep_trace) {
   std::vector<Evaluation> out(inputs.size());
-  parallel_for(inputs.size(), resolve_threads(num_threads, inputs.size()), [&](size_t i) {
+  parallel_for(inputs.size(), num_threads, [&](size_t i) {
     out[i] = evaluate(*inputs[i].task, inputs[i].actions, inputs[i].format_ok, reward, keep_trace);
   });
   return out;
@@ -96,8 +67,22 @@ std::vector<Evaluation> evaluate_batch(const std::vector<PlanInput>& inputs, con
 std::vector<GoalCheck> check_batch(const std::vector<const Task*>& tasks, const std::vector<const WorldState*>& states,
                                    int num_threads) {
   std::vector<GoalCheck> out(tasks.size());
-  parallel_for(tasks.size(), resolve_threads(num_threads, tasks.size()), [&](size_t i) {
+  parallel_for(tasks.size(), num_threads, [&](size_t i) {
     out[i] = check_goal(tasks[i]->goal, tasks[i]->layout, *states[i]);
+  });
+  return out;
+}
+
+}  // namespace emx
+
+namespace emx {
+
+std::vector<GoalSummary> summarize_batch(const std::vector<const Task*>& tasks,
+                                         const std::vector<const WorldState*>& states, int num_threads,
+                                         bool with_fraction) {
+  std::vector<GoalSummary> out(tasks.size());
+  detail::parallel_for(tasks.size(), num_threads, [&](size_t i) {
+    out[i] = summarize_goal(tasks[i]->goal, tasks[i]->layout, *states[i], with_fraction);
   });
   return out;
 }

@@ -2,6 +2,7 @@
 #include "emx/goal.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <numeric>
 
 #include "emx/world_state.hpp"
@@ -34,10 +35,17 @@ struct Score {
 // Picks `want` cells of a rows x cols grid, no two in one row or column,
 // greedily by satisfied fraction: the best grounding of forpairs/fornpairs.
 Score best_pairs(const std::vector<Score>& cells, int32_t rows, int32_t cols, int32_t want) {
-  std::vector<int32_t> order(cells.size());
+  thread_local std::vector<int32_t> order;
+  thread_local std::vector<uint8_t> row_used, col_used;
+  order.resize(cells.size());
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int32_t x, int32_t y) { return cells[x].ratio() > cells[y].ratio(); });
-  std::vector<uint8_t> row_used(rows, 0), col_used(cols, 0);
+  // Ties broken by index: deterministic without stable_sort's buffer allocation.
+  std::sort(order.begin(), order.end(), [&](int32_t x, int32_t y) {
+    double rx = cells[x].ratio(), ry = cells[y].ratio();
+    return rx > ry || (rx == ry && x < y);
+  });
+  row_used.assign(rows, 0);
+  col_used.assign(cols, 0);
   Score s;
   int32_t picked = 0;
   for (int32_t idx : order) {
@@ -53,20 +61,22 @@ Score best_pairs(const std::vector<Score>& cells, int32_t rows, int32_t cols, in
   return s;
 }
 
-}  // namespace
-
-GoalCheck check_goal_atoms(const GoalProgram& goal, std::vector<uint8_t> atom_truth) {
+// One pass over the nodes (children precede parents). `atom(i)` answers the
+// truth of ground atom i. Scores live in a reused thread-local buffer: the
+// batch paths check millions of goals and must not allocate per check.
+template <class AtomFn>
+const std::vector<Score>& score_nodes(const GoalProgram& goal, AtomFn&& atom) {
+  thread_local std::vector<Score> score;
+  thread_local std::vector<Score> sorted;
   const size_t n = goal.nodes.size();
-  std::vector<Score> score(n);
-  std::vector<Score> kids;
+  score.assign(n, Score{});
   for (size_t i = 0; i < n; ++i) {
     const GoalNode& node = goal.nodes[i];
+    const int32_t* kid = goal.children.data() + node.first_child;
     Score& s = score[i];
-    kids.clear();
-    for (int32_t k = 0; k < node.num_children; ++k) kids.push_back(score[goal.children[node.first_child + k]]);
     switch (node.op) {
       case GoalOp::kLiteral:
-        s.truth = atom_truth[node.atom] != node.negated;
+        s.truth = atom(node.atom) != node.negated;
         s.sat = s.truth;
         s.total = 1;
         break;
@@ -75,29 +85,39 @@ GoalCheck check_goal_atoms(const GoalProgram& goal, std::vector<uint8_t> atom_tr
         break;
       case GoalOp::kAnd:
         s.truth = true;
-        for (const Score& k : kids) { s.truth &= k.truth; s.sat += k.sat; s.total += k.total; }
+        for (int32_t k = 0; k < node.num_children; ++k) {
+          const Score& c = score[kid[k]];
+          s.truth &= c.truth;
+          s.sat += c.sat;
+          s.total += c.total;
+        }
         break;
       case GoalOp::kOr: {
         s.truth = false;
         const Score* best = nullptr;
-        for (const Score& k : kids) {
-          s.truth |= k.truth;
-          if (!best || k.ratio() > best->ratio() || (k.ratio() == best->ratio() && k.sat > best->sat)) best = &k;
+        for (int32_t k = 0; k < node.num_children; ++k) {
+          const Score& c = score[kid[k]];
+          s.truth |= c.truth;
+          if (!best || c.ratio() > best->ratio() || (c.ratio() == best->ratio() && c.sat > best->sat)) best = &c;
         }
         if (best) { s.sat = best->sat; s.total = best->total; }
         break;
       }
       case GoalOp::kNot:
-        s.truth = !kids[0].truth;
+        s.truth = !score[kid[0]].truth;
         s.sat = s.truth;
         s.total = 1;
         break;
       case GoalOp::kForN: {
         int32_t count = 0;
-        for (const Score& k : kids) count += k.truth;
+        sorted.clear();
+        for (int32_t k = 0; k < node.num_children; ++k) {
+          count += score[kid[k]].truth;
+          sorted.push_back(score[kid[k]]);
+        }
         s.truth = count == node.param;
-        std::vector<Score> sorted = kids;
-        std::stable_sort(sorted.begin(), sorted.end(), [](const Score& x, const Score& y) { return x.ratio() > y.ratio(); });
+        // Only the N best ratios matter; their order among equals does not change the sums.
+        std::sort(sorted.begin(), sorted.end(), [](const Score& x, const Score& y) { return x.ratio() > y.ratio(); });
         int32_t take = std::min<int32_t>(node.param, static_cast<int32_t>(sorted.size()));
         for (int32_t k = 0; k < take; ++k) { s.sat += sorted[k].sat; s.total += sorted[k].total; }
         s.total += node.param - take;
@@ -111,33 +131,111 @@ GoalCheck check_goal_atoms(const GoalProgram& goal, std::vector<uint8_t> atom_tr
         int32_t rows_any = 0, cols_any = 0;
         for (int32_t r = 0; r < rows; ++r) {
           bool any = false;
-          for (int32_t c = 0; c < cols; ++c) any |= kids[r * cols + c].truth;
+          for (int32_t c = 0; c < cols; ++c) any |= score[kid[r * cols + c]].truth;
           rows_any += any;
         }
         for (int32_t c = 0; c < cols; ++c) {
           bool any = false;
-          for (int32_t r = 0; r < rows; ++r) any |= kids[r * cols + c].truth;
+          for (int32_t r = 0; r < rows; ++r) any |= score[kid[r * cols + c]].truth;
           cols_any += any;
         }
         s.truth = rows_any >= want && cols_any >= want;
-        Score best = best_pairs(kids, rows, cols, want);
+        sorted.clear();
+        for (int32_t k = 0; k < node.num_children; ++k) sorted.push_back(score[kid[k]]);
+        Score best = best_pairs(sorted, rows, cols, want);
         s.sat = best.sat;
         s.total = best.total;
         break;
       }
     }
   }
-  GoalCheck out;
+  return score;
+}
+
+template <class AtomFn>
+GoalSummary summarize(const GoalProgram& goal, AtomFn&& atom, std::vector<uint8_t>* condition_truth) {
+  const std::vector<Score>& score = score_nodes(goal, atom);
+  GoalSummary out;
   out.success = true;
   double sat = 0, total = 0;
   for (int32_t root : goal.conditions) {
-    out.condition_truth.push_back(score[root].truth);
+    if (condition_truth) condition_truth->push_back(score[root].truth);
     out.success &= score[root].truth;
     sat += score[root].sat;
     total += score[root].total;
   }
   out.fraction = total > 0 ? sat / total : (out.success ? 1.0 : 0.0);
+  return out;
+}
+
+}  // namespace
+
+GoalCheck check_goal_atoms(const GoalProgram& goal, std::vector<uint8_t> atom_truth) {
+  GoalCheck out;
+  GoalSummary sum = summarize(goal, [&](int32_t i) { return atom_truth[i] != 0; }, &out.condition_truth);
+  out.success = sum.success;
+  out.fraction = sum.fraction;
   out.atom_truth = std::move(atom_truth);
+  return out;
+}
+
+GoalSummary summarize_goal(const GoalProgram& goal, const WorldLayout& layout, const WorldState& state,
+                           bool with_fraction) {
+  auto atom = [&](int32_t i) {
+    const GroundAtom& a = goal.atoms[i];
+    return state.get(layout, a.pred, a.a, a.b);
+  };
+  if (with_fraction) return summarize(goal, atom, nullptr);
+  // Truth only (what the bddl package computes): one byte per node, no scores.
+  thread_local std::vector<uint8_t> truth;
+  truth.resize(goal.nodes.size());
+  for (size_t i = 0; i < goal.nodes.size(); ++i) {
+    const GoalNode& node = goal.nodes[i];
+    const int32_t* kid = goal.children.data() + node.first_child;
+    uint8_t t = 0;
+    switch (node.op) {
+      case GoalOp::kLiteral: t = atom(node.atom) != node.negated; break;
+      case GoalOp::kConst: t = !node.negated; break;
+      case GoalOp::kAnd:
+        t = 1;
+        for (int32_t k = 0; k < node.num_children && t; ++k) t = truth[kid[k]];
+        break;
+      case GoalOp::kOr:
+        for (int32_t k = 0; k < node.num_children && !t; ++k) t = truth[kid[k]];
+        break;
+      case GoalOp::kNot: t = !truth[kid[0]]; break;
+      case GoalOp::kForN: {
+        int32_t count = 0;
+        for (int32_t k = 0; k < node.num_children; ++k) count += truth[kid[k]];
+        t = count == node.param;
+        break;
+      }
+      case GoalOp::kForPairs:
+      case GoalOp::kForNPairs: {
+        int32_t cols = node.op == GoalOp::kForPairs ? node.param : node.param2;
+        int32_t rows = cols > 0 ? node.num_children / cols : 0;
+        int32_t want = node.op == GoalOp::kForPairs ? std::min(rows, cols) : node.param;
+        int32_t rows_any = 0, cols_any = 0;
+        for (int32_t r = 0; r < rows; ++r) {
+          bool any = false;
+          for (int32_t c = 0; c < cols && !any; ++c) any = truth[kid[r * cols + c]];
+          rows_any += any;
+        }
+        for (int32_t c = 0; c < cols; ++c) {
+          bool any = false;
+          for (int32_t r = 0; r < rows && !any; ++r) any = truth[kid[r * cols + c]];
+          cols_any += any;
+        }
+        t = rows_any >= want && cols_any >= want;
+        break;
+      }
+    }
+    truth[i] = t;
+  }
+  GoalSummary out;
+  out.success = true;
+  for (int32_t root : goal.conditions) out.success &= truth[root] != 0;
+  out.fraction = std::numeric_limits<double>::quiet_NaN();
   return out;
 }
 

@@ -155,7 +155,8 @@ def cmd_scenes(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     import importlib
 
-    names = {"goal-check": "emx.bench.goal_check"}
+    from emx.bench import BENCHMARKS as names
+
     if args.name not in names:
         err.print(f"[red]error:[/] unknown benchmark {args.name!r}; available: {', '.join(names)}")
         return 2

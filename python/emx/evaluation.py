@@ -127,19 +127,36 @@ def _result(task: Task, plan: Plan, d: dict[str, Any]) -> Result:
 def evaluate(task: Task, plan: str | Plan | Sequence | dict, mode: str = "symbolic",
              reward: str | _core.RewardConfig = "default", fmt: str = "auto") -> Result:
     """Scores one plan (raw model text or a parsed plan) on a task."""
-    if mode != "symbolic":
-        raise ValueError(f"mode {mode!r} is not available yet: only 'symbolic' is implemented")
+    _check_mode(mode)
     parsed = _parse(plan, fmt)
+    if mode == "physics":
+        from .sim import evaluate_physics
+
+        d = evaluate_physics(task, to_actions(task, parsed) if parsed.ok else [], parsed.ok, _reward_config(reward))
+        return _result(task, parsed, d)
     d = _core.evaluate(task.core, to_actions(task, parsed) if parsed.ok else [], parsed.ok, _reward_config(reward))
     return _result(task, parsed, d)
 
 
+def _check_mode(mode: str) -> None:
+    if mode not in ("symbolic", "physics"):
+        raise ValueError(f"unknown mode {mode!r} (expected 'symbolic' or 'physics')")
+
+
 def evaluate_batch(tasks: Sequence[Task], plans: Sequence, reward: str | _core.RewardConfig = "default",
-                   threads: int = 0, keep_trace: bool = False, fmt: str = "auto") -> list[Result]:
-    """Scores many (task, plan) pairs in one C++ call (GIL released, all cores)."""
+                   threads: int = 0, keep_trace: bool = False, fmt: str = "auto", mode: str = "symbolic") -> list[Result]:
+    """Scores many (task, plan) pairs: symbolic in one C++ call (GIL released, all cores);
+    physics on a pool of SAPIEN worlds, one per thread."""
+    _check_mode(mode)
     if len(tasks) != len(plans):
         raise ValueError(f"{len(tasks)} tasks but {len(plans)} plans")
     parsed = [_parse(p, fmt) for p in plans]
+    if mode == "physics":
+        from .sim import evaluate_physics_batch
+
+        items = [(t, to_actions(t, p) if p.ok else [], p.ok) for t, p in zip(tasks, parsed)]
+        out = evaluate_physics_batch(items, _reward_config(reward), threads=threads)
+        return [_result(t, p, d) for t, p, d in zip(tasks, parsed, out)]
     items = [(t.core, to_actions(t, p) if p.ok else [], p.ok) for t, p in zip(tasks, parsed)]
     out = _core.evaluate_batch(items, _reward_config(reward), threads, keep_trace)
     return [_result(t, p, d) for t, p, d in zip(tasks, parsed, out)]

@@ -42,6 +42,11 @@ std::vector<Evaluation> evaluate_batch(const std::vector<PlanInput>& inputs, con
 std::vector<GoalCheck> check_batch(const std::vector<const Task*>& tasks,
                                    const std::vector<const WorldState*>& states, int num_threads = 0);
 
+/// Success and fraction only, for many (task, state) pairs: no per-check allocation.
+std::vector<GoalSummary> summarize_batch(const std::vector<const Task*>& tasks,
+                                         const std::vector<const WorldState*>& states, int num_threads = 0,
+                                         bool with_fraction = true);
+
 /// Objects the goal mentions (quantified categories included).
 std::vector<int32_t> goal_objects(const Task& task);
 

@@ -68,6 +68,16 @@ struct GoalCheck {
   std::vector<uint8_t> condition_truth;  // per top-level condition
 };
 
+/// Success and fraction only: no allocation, for batch checks. Without the
+/// fraction (with_fraction = false) only truth is computed, as the bddl
+/// package's evaluation does, and fraction is NaN.
+struct GoalSummary {
+  bool success = false;
+  double fraction = 0.0;
+};
+GoalSummary summarize_goal(const GoalProgram& goal, const WorldLayout& layout, const WorldState& state,
+                           bool with_fraction = true);
+
 /// Evaluates the atoms against a state (physics mode may supply atom truth
 /// computed from geometry instead, via check_goal_atoms).
 std::vector<uint8_t> evaluate_atoms(const GoalProgram& goal, const WorldLayout& layout,

@@ -20,7 +20,7 @@ __all__ = ["Progress", "machine_info", "measure", "rate", "ratio", "BENCHMARKS"]
 Progress = Optional[Callable[[str, int, int], None]]
 
 # name on the command line -> module under emx.bench
-BENCHMARKS = {"goal-check": "emx.bench.goal_check"}
+BENCHMARKS = {"goal-check": "emx.bench.goal_check", "physics": "emx.bench.physics"}
 
 
 def _cpu_model() -> str:

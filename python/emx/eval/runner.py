@@ -62,13 +62,11 @@ class EvalReport:
 
 def run_eval(tasks: Sequence[Task], policy: Policy, reward: str = "default", mode: str = "symbolic",
              workers: int = 0, chunk: int = 16, progress: Callable[[int], None] | None = None) -> EvalReport:
-    if mode != "symbolic":
-        raise ValueError(f"mode {mode!r} is not available yet: only 'symbolic' is implemented")
     report = EvalReport(policy=policy.name, reward=reward, mode=mode)
     for start in range(0, len(tasks), chunk):
         batch = list(tasks[start:start + chunk])
         plans = policy.plan(batch)
-        report.results += evaluate_batch(batch, plans, reward=reward, threads=workers, keep_trace=True)
+        report.results += evaluate_batch(batch, plans, reward=reward, threads=workers, keep_trace=True, mode=mode)
         if progress:
             progress(len(batch))
     return report
