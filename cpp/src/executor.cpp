@@ -15,6 +15,8 @@
 // need the robot near the object.
 #include "emx/executor.hpp"
 
+#include "dirt.hpp"
+
 #include <algorithm>
 
 namespace emx {

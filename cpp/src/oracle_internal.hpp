@@ -12,22 +12,8 @@
 #include "emx/oracle.hpp"
 #include "emx/task.hpp"
 #include "emx/world_state.hpp"
+#include "dirt.hpp"
 
-namespace emx {
-
-/// Defined in executor.cpp next to CLEAN, so the oracle plans with the
-/// executor's own rule for substances covering an object. is_dirt: CLEAN
-/// removes it at all (dust, stains, mud ...; not wrinkles). is_stubborn_dirt:
-/// a soaked cleaning tool, soap or a running sink removes it, a dry tool does
-/// not (stains, oil, mud, rust ...). is_sandable_dirt: an abrasive removes it
-/// (stains, paint, rust, incisions); sandable and not stubborn: only an
-/// abrasive does (incisions). is_abrasive: emery paper, steel wool, sandpaper.
-bool is_dirt(const Task& task, int32_t s);
-bool is_stubborn_dirt(const Task& task, int32_t s);
-bool is_sandable_dirt(const Task& task, int32_t s);
-bool is_abrasive(const Task& task, int32_t tool);
-
-}  // namespace emx
 
 namespace emx::oracle_detail {
 
