@@ -208,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     scs.add_argument("--json", action="store_true")
     sc.set_defaults(fn=cmd_scenes)
 
+    from emx.datagen.cli import add_parser as add_gen_parser
+
+    add_gen_parser(sub)  # emx gen tasks|scenes|report
+
     b = sub.add_parser("bench", help="run a benchmark")
     b.add_argument("name")
     b.add_argument("--quick", action="store_true")
