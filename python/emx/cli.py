@@ -171,6 +171,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from emx.server.launch import cmd_serve as serve
+
+    return serve(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="emx", description="emx: a training ground for embodied decision-making")
     sub = p.add_subparsers(dest="command", required=True)
@@ -217,6 +223,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--quick", action="store_true")
     b.add_argument("--json", action="store_true")
     b.set_defaults(fn=cmd_bench)
+    from emx.server.launch import add_serve_arguments
+
+    sv = sub.add_parser("serve", help="run the reward server (HTTP) for trainers that are not emx's own")
+    add_serve_arguments(sv)
+    sv.set_defaults(fn=cmd_serve)
     return p
 
 

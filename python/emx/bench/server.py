@@ -31,7 +31,7 @@ import threading
 import time
 from typing import Any, Optional
 
-from . import Progress, machine_info, measure, ratio
+from . import Progress, load_average, machine_info, measure, ratio
 
 NAME = "server"
 FULL = {"clients": 8, "requests": 250, "items": 4}
@@ -104,6 +104,7 @@ def run(quick: bool = False, progress: Progress = None, *, clients: int | None =
 
     direct_s, _ = measure(direct, min_time=0.2, repeats=3)
 
+    load_before = load_average()
     token = secrets.token_urlsafe(24)
     latencies: list[float] = []
     errors: list[str] = []
@@ -161,7 +162,9 @@ def run(quick: bool = False, progress: Progress = None, *, clients: int | None =
         "bench": NAME,
         "machine": machine_info(),
         "config": {**cfg, "reward": reward, "host": "127.0.0.1", "total_requests": total,
-                   "server": "emx serve, default limits (worker slots = cores)"},
+                   "server": "emx serve, default limits (worker slots = cores)",
+                   # Other work on the machine shares its cores with the server and the clients.
+                   "load_average_1min": {"before": load_before, "after": load_average()}},
         "results": [
             {"name": "http-load", "requests": total, "ok": accounted[0], "errors": len(errors),
              "accounted": accounted[0] + len(errors) == total and len(latencies) + len(errors) == total,
@@ -196,7 +199,8 @@ def format_table(result: dict) -> list[tuple[str, str]]:
     h, d = by["http-load"], by["in-process"]
     return [
         ("machine", f"{m['cpu']}, {m['cores']} cores, Python {m['python']}"),
-        ("load", f"{c['clients']} clients x {c['requests']} requests x {c['items']} plans, loopback"),
+        ("load", f"{c['clients']} clients x {c['requests']} requests x {c['items']} plans, loopback "
+                 f"(machine load average {c['load_average_1min']['before']} -> {c['load_average_1min']['after']})"),
         ("answered / errors", f"{h['ok']} of {h['requests']} / {h['errors']}"
                               f" (the server counted {h['server_counted_200']:.0f} answers)"),
         ("latency p50 / p90 / p99 / max", f"{h['p50_ms']:.2f} / {h['p90_ms']:.2f} / {h['p99_ms']:.2f} / "
