@@ -15,6 +15,9 @@ try:
 except ImportError:  # a source checkout: use python/ next to bench/
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python"))
 
-from emx.bench import BENCHMARKS, Progress, machine_info, measure, rate, ratio  # noqa: E402
+from emx.bench import (  # noqa: E402
+    BENCHMARKS, Progress, calibrate, load_average, machine_info, measure, rate, ratio, time_calls, time_calls_cpu,
+)
 
-__all__ = ["BENCHMARKS", "Progress", "machine_info", "measure", "rate", "ratio"]
+__all__ = ["BENCHMARKS", "Progress", "calibrate", "load_average", "machine_info", "measure", "rate", "ratio",
+           "time_calls", "time_calls_cpu"]

@@ -10,6 +10,7 @@
 #include "emx/backend.hpp"
 #include "emx/emx.hpp"
 #include "py_task.hpp"
+#include "rollout.hpp"
 
 namespace py = pybind11;
 using namespace emx;
@@ -400,4 +401,6 @@ PYBIND11_MODULE(_core, m) {
   }, py::arg("tasks"), py::arg("states"), py::arg("threads") = 0);
 
   emx_py::bind_geometry(m);
+  emx_py::bind_rollout(m);
+  emx_py::bind_state_check(m);
 }

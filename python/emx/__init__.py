@@ -9,6 +9,7 @@ from . import _core
 from .errors import BddlError, EmxError, TaskSourceError
 from .evaluation import Result, Step, evaluate, evaluate_batch
 from .plans import Plan, PlanAction, parse_plan, plan_to_text
+from .rollout import Episode, RolloutEngine, RolloutResult
 from .task import Task, load_task, load_tasks
 
 __version__ = "0.1.0"
@@ -20,6 +21,7 @@ def backend() -> str:
 
 
 __all__ = [
-    "BddlError", "EmxError", "Plan", "PlanAction", "Result", "Step", "Task", "TaskSourceError",
+    "BddlError", "EmxError", "Episode", "Plan", "PlanAction", "Result", "RolloutEngine", "RolloutResult", "Step",
+    "Task", "TaskSourceError",
     "backend", "evaluate", "evaluate_batch", "load_task", "load_tasks", "parse_plan", "plan_to_text",
 ]

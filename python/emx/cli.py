@@ -98,8 +98,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
             err.print(f"[yellow]warning:[/] {len(unknown)} plan(s) name tasks not in {args.tasks!r}, e.g. {unknown[:3]}")
     with _progress(args.json or not sys.stderr.isatty()) as bar:
         job = bar.add_task(f"eval {policy.name}", total=len(tasks))
-        report = run_eval(tasks, policy, reward=args.reward, mode=args.mode, workers=args.workers,
-                          progress=lambda k: bar.advance(job, k))
+        advance = lambda k: bar.advance(job, k)  # noqa: E731
+        if args.ray or args.workers > 0:
+            # Worker processes (or Ray actors) driven by the C++ rollout scheduler.
+            from emx.rollout.eval import run_eval_rollout
+
+            workers: Any = args.workers or 2
+            if args.ray:
+                from emx.rollout.ray_transport import ray_specs
+
+                workers = ray_specs(args.ray, args.workers or 2, mode=args.mode)
+            report = run_eval_rollout(tasks, policy, reward=args.reward, mode=args.mode, workers=workers,
+                                      progress=advance)
+        else:
+            report = run_eval(tasks, policy, reward=args.reward, mode=args.mode, progress=advance)
     summary = report.summary()
     if getattr(policy, "unsolved", None):
         summary["oracle_unsolved"] = policy.unsolved
@@ -193,7 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--tasks", required=True)
     e.add_argument("--policy", required=True, help="oracle | file:PLANS.jsonl")
     e.add_argument("--mode", choices=["symbolic", "physics"], default="symbolic")
-    e.add_argument("--workers", type=int, default=0, help="threads for the C++ batch evaluation (0: all cores)")
+    e.add_argument("--workers", type=int, default=0,
+                   help="worker processes run by the rollout scheduler (0: evaluate in-process on all cores)")
+    e.add_argument("--ray", default=None, metavar="ADDRESS",
+                   help="run the workers as Ray actors on this cluster (HOST:PORT or 'auto'); --workers N actors (default 2)")
     e.add_argument("--reward", choices=["embomatrix", "eai", "default"], default="default")
     e.add_argument("--limit", type=int, default=None)
     e.add_argument("--json", action="store_true")

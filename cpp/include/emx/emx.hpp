@@ -15,6 +15,7 @@
 #include "emx/goal.hpp"
 #include "emx/oracle.hpp"
 #include "emx/reward.hpp"
+#include "emx/scheduler.hpp"
 #include "emx/task.hpp"
 #include "emx/vocabulary.hpp"
 #include "emx/world_state.hpp"

@@ -14,13 +14,20 @@ import sys
 import time
 from typing import Callable, Optional
 
-__all__ = ["Progress", "machine_info", "measure", "rate", "ratio", "BENCHMARKS"]
+__all__ = ["BENCHMARKS", "Progress", "calibrate", "load_average", "machine_info", "measure", "rate", "ratio",
+           "time_calls", "time_calls_cpu"]
 
 # progress(stage, done, total): called as long parts advance; total may be 0 when unknown.
 Progress = Optional[Callable[[str, int, int], None]]
 
 # name on the command line -> module under emx.bench
-BENCHMARKS = {"goal-check": "emx.bench.goal_check", "physics": "emx.bench.physics"}
+BENCHMARKS = {
+    "goal-check": "emx.bench.goal_check",
+    "physics": "emx.bench.physics",
+    "server": "emx.bench.server",
+    "datagen": "emx.bench.datagen",
+    "rollout": "emx.bench.rollout",
+}
 
 
 def _cpu_model() -> str:
@@ -50,6 +57,7 @@ def machine_info() -> dict:
         "python": platform.python_version(),
         "implementation": sys.implementation.name,
         "platform": platform.platform(),
+        "load_average_1min": load_average(),
     }
     try:
         import emx
@@ -61,21 +69,48 @@ def machine_info() -> dict:
     return info
 
 
-def measure(fn: Callable[[], object], *, min_time: float = 0.2, repeats: int = 3) -> tuple[float, int]:
-    """Best (lowest) seconds per call of ``fn`` over ``repeats`` measurements, each of which
-    calls ``fn`` enough times to last at least ``min_time`` seconds. Returns (seconds per call,
-    calls per measurement). One untimed call first warms caches and sizes the loop."""
+def calibrate(fn: Callable[[], object], min_time: float = 0.2) -> int:
+    """How many calls of ``fn`` last at least ``min_time`` seconds (one untimed call first warms
+    caches and sizes the loop)."""
     t0 = time.perf_counter()
     fn()
     first = time.perf_counter() - t0
-    calls = max(1, math.ceil(min_time / first)) if first > 0 else 1000
-    best = math.inf
-    for _ in range(max(1, repeats)):
-        t0 = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        best = min(best, (time.perf_counter() - t0) / calls)
-    return best, calls
+    return max(1, math.ceil(min_time / first)) if first > 0 else 1000
+
+
+def time_calls(fn: Callable[[], object], calls: int) -> float:
+    """Seconds per call of ``fn`` over ``calls`` back-to-back calls (time.perf_counter)."""
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - t0) / calls
+
+
+def time_calls_cpu(fn: Callable[[], object], calls: int) -> tuple[float, float]:
+    """(wall seconds, this thread's CPU seconds) per call over ``calls`` calls. For work that runs
+    on the calling thread, the CPU time leaves out the time other processes held the core: the
+    figure to trust on a busy machine."""
+    c0, t0 = time.thread_time(), time.perf_counter()
+    for _ in range(calls):
+        fn()
+    t1, c1 = time.perf_counter(), time.thread_time()
+    return (t1 - t0) / calls, (c1 - c0) / calls
+
+
+def measure(fn: Callable[[], object], *, min_time: float = 0.2, repeats: int = 3) -> tuple[float, int]:
+    """Best (lowest) seconds per call of ``fn`` over ``repeats`` measurements, each of which
+    calls ``fn`` enough times to last at least ``min_time`` seconds. Returns (seconds per call,
+    calls per measurement)."""
+    calls = calibrate(fn, min_time)
+    return min(time_calls(fn, calls) for _ in range(max(1, repeats))), calls
+
+
+def load_average() -> Optional[float]:
+    """The 1-minute load average: timings from a busy machine are not comparable."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
 
 
 def rate(count: int, seconds: float) -> float:
