@@ -27,6 +27,7 @@ BENCHMARKS = {
     "server": "emx.bench.server",
     "datagen": "emx.bench.datagen",
     "rollout": "emx.bench.rollout",
+    "state-check": "emx.bench.state_check", "all": "emx.bench.all",
 }
 
 
