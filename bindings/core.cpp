@@ -402,4 +402,5 @@ PYBIND11_MODULE(_core, m) {
 
   emx_py::bind_geometry(m);
   emx_py::bind_rollout(m);
+  emx_py::bind_state_check(m);
 }

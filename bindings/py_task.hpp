@@ -18,5 +18,7 @@ struct PyTask {
 /// threshold constants (bindings/geometry.cpp).
 void bind_geometry(pybind11::module_& m);
 
+/// emx._core.StateCheck, DeviceArray and the CUDA helpers (bindings/state_check.cpp).
+void bind_state_check(pybind11::module_& m);
 
 }  // namespace emx_py

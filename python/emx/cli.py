@@ -203,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="evaluate a policy on a task source")
     e.add_argument("--tasks", required=True)
-    e.add_argument("--policy", required=True, help="oracle | file:PLANS.jsonl")
+    e.add_argument("--policy", required=True, help="oracle | file:PLANS.jsonl | vllm:MODEL_DIR | openai:BASE_URL[#MODEL]")
     e.add_argument("--mode", choices=["symbolic", "physics"], default="symbolic")
     e.add_argument("--workers", type=int, default=0,
                    help="worker processes run by the rollout scheduler (0: evaluate in-process on all cores)")
@@ -238,6 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--quick", action="store_true")
     b.add_argument("--json", action="store_true")
     b.set_defaults(fn=cmd_bench)
+    from emx.train.cli import add_arguments as add_train_arguments, cmd_train
+
+    tr = sub.add_parser("train", help="GRPO training with vLLM sampling (--preset tiny runs on 2 CPU cores)")
+    add_train_arguments(tr)
+    tr.set_defaults(fn=cmd_train)
+
     from emx.server.launch import add_serve_arguments
 
     sv = sub.add_parser("serve", help="run the reward server (HTTP) for trainers that are not emx's own")

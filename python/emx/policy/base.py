@@ -15,8 +15,9 @@ class Policy(Protocol):
 
 
 def make_policy(spec: str) -> Policy:
-    """POLICY strings of the CLI: ``oracle``, ``file:PLANS.jsonl``. (``vllm:MODEL_DIR`` and
-    ``openai:BASE_URL`` come with the training-loop work.)"""
+    """POLICY strings of the CLI: ``oracle``, ``file:PLANS.jsonl``, ``vllm:MODEL_DIR`` (a local
+    model directory; nothing is downloaded) and ``openai:BASE_URL[#MODEL]`` (any
+    OpenAI-compatible server; the key comes from $OPENAI_API_KEY)."""
     from .file import FilePolicy
     from .oracle import OraclePolicy
 
@@ -25,6 +26,13 @@ def make_policy(spec: str) -> Policy:
     kind, _, arg = spec.partition(":")
     if kind == "file" and arg:
         return FilePolicy(arg)
-    if kind in ("vllm", "openai"):
-        raise ValueError(f"policy {kind!r} is not available in this version of emx (supported: oracle, file:PLANS.jsonl)")
-    raise ValueError(f"unknown policy {spec!r}: expected 'oracle' or 'file:PLANS.jsonl'")
+    if kind == "vllm" and arg:
+        from .vllm_policy import VLLMPolicy
+
+        return VLLMPolicy(arg)
+    if kind == "openai" and arg:
+        from .openai_policy import OpenAICompatiblePolicy
+
+        url, _, model = arg.partition("#")
+        return OpenAICompatiblePolicy(url, model or None)
+    raise ValueError(f"unknown policy {spec!r}: expected oracle, file:PLANS.jsonl, vllm:MODEL_DIR or openai:BASE_URL")

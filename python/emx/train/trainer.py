@@ -1,0 +1,562 @@
+"""emx's GRPO trainer: one process, a PyTorch learner and a vLLM sampler beside it.
+
+    from emx.train import Trainer, preset
+    summary = Trainer(preset("tiny", out="runs/tiny")).run()
+
+Per step k the sampler (a background thread driving vLLM) draws batch k+1 from the weights
+vLLM holds while the learner takes an optimiser step on batch k; then the learner waits for the
+sampler (that wait is measured), and the new weights are synced into vLLM. Batch k was sampled
+one update behind the learner, and its sampled-token logprobs (vLLM's, after temperature) are the
+behaviour policy in the importance ratio, so the clipped objective accounts for the lag.
+
+Resuming: a checkpoint written after step k holds the weights after k updates, the optimiser,
+the schedule, the RNG states and the batch already sampled for step k+1; batches are drawn with
+seeds that depend only on (seed, step), so a resumed run takes the same next step as an
+uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import random
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+from ..policy.oracle import oracle_plan  # noqa: E402
+from ..policy.vllm_policy import (POLICY_FILE, VLLMPolicy, chat_prompt, create_llm, mark_tokenizer,  # noqa: E402
+                                  on_gpu, prompt_text)
+from ..task import Task, load_tasks  # noqa: E402
+from . import checkpoint as ckpt  # noqa: E402
+from .config import TrainConfig  # noqa: E402
+from .metrics import MetricsLog  # noqa: E402
+from .rewards import score, summarize  # noqa: E402
+
+
+@dataclass
+class Batch:
+    """One GRPO batch, as plain data (it is stored in checkpoints)."""
+
+    step: int
+    task_ids: list[str]
+    prompt_ids: list[list[int]]
+    completions: list[list[list[int]]]     # [task][sample] -> token ids
+    logprobs: list[list[list[float]]]      # behaviour logprobs of those tokens
+    rewards: list[list[float]]
+    texts: list[list[str]]
+    summary: dict[str, float] = field(default_factory=dict)
+    sample_seconds: float = 0.0
+
+
+def _seed_for(seed: int, step: int, salt: int = 0) -> int:
+    return (seed * 1_000_003 + step * 7919 + salt * 104_729) % (2**31 - 1)
+
+
+def plan_text(plan: list[dict[str, str]]) -> str:
+    """An oracle plan as the model is taught to write it (EAI JSON list)."""
+    return json.dumps(plan)
+
+
+def split_tasks(config: TrainConfig) -> tuple[list[Task], list[Task]]:
+    """(train, held-out) tasks. Generated household tasks for the tiny preset (held-out ones come
+    from a different seed), else a deterministic split of the task source."""
+    if config.tasks is None:
+        from .tiny_tasks import household_tasks
+
+        train = household_tasks(config.n_train_tasks, config.seed * 2 + 1, config.task_generator)
+        held = household_tasks(config.n_eval_tasks, config.seed * 2 + 2, config.task_generator)
+        return train, held
+    tasks = load_tasks(config.tasks)
+    order = list(range(len(tasks)))
+    random.Random(config.seed).shuffle(order)
+    held = [tasks[i] for i in order[: config.n_eval_tasks]]
+    train = [tasks[i] for i in order[config.n_eval_tasks:]] or list(tasks)
+    return train[: config.n_train_tasks] if config.n_train_tasks else train, held
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig, llm: Any = None,
+                 progress: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.config = config
+        self.out = Path(config.out)
+        self._llm = llm
+        self.progress = progress or (lambda row: None)
+        self.wait_seconds: list[float] = []
+        self.step_seconds: list[float] = []
+
+    # ------------------------------------------------------------------ setup
+    def _setup_torch(self) -> None:
+        import torch
+
+        torch.manual_seed(self.config.seed)
+        random.seed(self.config.seed)
+        if not on_gpu():
+            threads = self.config.trainer_threads or max(1, (os.cpu_count() or 2) - 1)
+            torch.set_num_threads(threads)
+        self.device = "cuda" if on_gpu() else "cpu"
+        bf16 = self.device == "cuda" and torch.cuda.is_bf16_supported()
+        want = self.config.dtype
+        self.dtype = torch.bfloat16 if (want == "bf16" or (want == "auto" and bf16)) else torch.float32
+
+    def _base_model_dir(self, train: Sequence[Task]) -> Path:
+        if self.config.model:
+            path = Path(self.config.model)
+            if not path.is_dir():
+                raise FileNotFoundError(f"{path}: not a model directory (emx never downloads models)")
+            return path
+        from .tiny_model import build_tiny_model
+
+        path = self.out / "base_model"
+        if not (path / "config.json").is_file():
+            texts = []
+            for t in train:
+                texts.append(prompt_text(t, self.config.prompt_format))
+                plan, _ = oracle_plan(t)
+                if plan:
+                    texts.append(plan_text(plan))
+            build_tiny_model(path, texts, seed=self.config.seed, vocab_size=self.config.tiny_vocab,
+                             hidden_size=self.config.tiny_hidden, layers=self.config.tiny_layers,
+                             intermediate_size=self.config.tiny_intermediate,
+                             max_positions=max(self.config.max_model_len, 512))
+        return path
+
+    def _load_model(self, model_dir: Path) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM
+
+        from transformers.utils import logging as hf_logging
+
+        from ..policy.vllm_policy import load_tokenizer
+
+        hf_logging.disable_progress_bar()
+        self.tokenizer = load_tokenizer(model_dir)
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=self.dtype)
+        model.to(self.device)
+        if self.config.lora:
+            from peft import LoraConfig, get_peft_model
+
+            model = get_peft_model(model, LoraConfig(r=self.config.lora_r, lora_alpha=self.config.lora_alpha,
+                                                     target_modules="all-linear", task_type="CAUSAL_LM"))
+        self.model = model
+        self.model.train()
+        # dropout off: logprobs must match the sampler's
+        for m in self.model.modules():
+            if isinstance(m, torch.nn.Dropout):
+                m.p = 0.0
+
+    def _make_optimizer(self, lr: float, total: int, warmup: int):
+        import torch
+
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        opt = torch.optim.AdamW(params, lr=lr, betas=tuple(self.config.adam_betas),
+                                weight_decay=self.config.weight_decay, foreach=False)
+        floor = self.config.min_lr_ratio
+
+        def schedule(i: int) -> float:
+            if i < warmup:
+                return (i + 1) / max(warmup, 1)
+            progress = (i - warmup) / max(total - warmup, 1)
+            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+        return opt, torch.optim.lr_scheduler.LambdaLR(opt, schedule)
+
+    # ------------------------------------------------------------------ weights
+    def _hf_model(self):
+        """The plain transformers model (LoRA merged when there is an adapter)."""
+        return self.model
+
+    def state_dict_for_sync(self) -> dict[str, Any]:
+        import torch
+
+        model = self.model
+        if self.config.lora:
+            model.merge_adapter()
+            try:
+                raw = model.get_base_model().state_dict()
+                state = {}
+                for k, v in raw.items():
+                    if "lora_" in k:
+                        continue
+                    state[k.replace(".base_layer.", ".")] = v.detach().to("cpu", torch.float32).clone()
+            finally:
+                model.unmerge_adapter()
+            return state
+        return {k: v.detach().to("cpu", torch.float32) for k, v in model.state_dict().items()}
+
+    def sync_weights(self) -> float:
+        """The learner's weights into vLLM (in process, through the worker extension)."""
+        from .weight_sync import push_state_dict
+
+        return push_state_dict(self.llm, self.state_dict_for_sync(), self.sync_dir,
+                               getattr(self.model.config, "tie_word_embeddings", False))
+
+    def save_model(self, path: Path) -> None:
+        path = Path(path)
+        if self.config.lora:
+            self.model.save_pretrained(str(path))  # the adapter
+        else:
+            self.model.save_pretrained(str(path), safe_serialization=True)
+        self.tokenizer.save_pretrained(str(path))
+        if self.config.model is None:
+            mark_tokenizer(path)
+        (path / POLICY_FILE).write_text(json.dumps({
+            "prompt_format": self.config.prompt_format, "max_tokens": self.config.max_new_tokens,
+            "trained_by": "emx train", "reward": self.config.reward}))
+
+    # ------------------------------------------------------------------ SFT
+    def sft(self, train: Sequence[Task]) -> dict[str, float]:
+        import torch
+
+        from .grpo import pad_batch, sft_loss, token_logprobs
+
+        cfg = self.config
+        examples = []
+        for t in train:
+            plan, _ = oracle_plan(t)
+            if not plan:
+                continue
+            prompt = list(self.prompt_ids(t))
+            target = self.tokenizer(plan_text(plan), add_special_tokens=False)["input_ids"] + [self.tokenizer.eos_token_id]
+            examples.append((prompt, prompt + list(target)))
+        if not examples:
+            raise ValueError("SFT: the oracle solves none of the training tasks")
+        opt, sched = self._make_optimizer(cfg.sft_lr, cfg.sft_steps, max(1, cfg.sft_steps // 10))
+        rng = random.Random(_seed_for(cfg.seed, 0, salt=1))
+        last = {}
+        t0 = time.perf_counter()
+        for i in range(cfg.sft_steps):
+            chosen = [examples[rng.randrange(len(examples))] for _ in range(cfg.sft_batch)]
+            opt.zero_grad(set_to_none=True)
+            total = 0.0
+            for s in range(0, len(chosen), cfg.micro_batch):
+                mb = chosen[s: s + cfg.micro_batch]
+                ids, attn, comp = pad_batch([e[1] for e in mb], [len(e[0]) for e in mb], self.tokenizer.pad_token_id)
+                logp = token_logprobs(self.model, ids, attn, autocast_dtype=self._autocast())
+                loss = sft_loss(logp, comp.to(logp.device)) * len(mb) / len(chosen)
+                loss.backward()
+                total += loss.item()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            opt.step()
+            sched.step()
+            last = {"kind": "sft", "sft_step": i + 1, "step": 0, "sft_loss": total, "lr": sched.get_last_lr()[0],
+                    "seconds": time.perf_counter() - t0}
+            self.metrics.log(last)
+            self.progress(last)
+        return last
+
+    def _autocast(self):
+        import torch
+
+        return torch.bfloat16 if (self.device == "cuda" and self.dtype == torch.bfloat16) else None
+
+    # ------------------------------------------------------------------ sampling
+    def prompt_ids(self, task: Task) -> list[int]:
+        text = chat_prompt(self.tokenizer, prompt_text(task, self.config.prompt_format))
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def sample_batch(self, step: int) -> Batch:
+        cfg = self.config
+        t0 = time.perf_counter()
+        rng = random.Random(_seed_for(cfg.seed, step, salt=2))
+        tasks = rng.sample(self.train_tasks, min(cfg.prompts_per_step, len(self.train_tasks)))
+        groups = self.policy.sample(tasks, n=cfg.group_size, temperature=cfg.temperature,
+                                    seed=_seed_for(cfg.seed, step, salt=3), logprobs=True)
+        flat_tasks = [t for t, g in zip(tasks, groups) for _ in g]
+        flat_texts = [c.text for g in groups for c in g]
+        flat_groups = [f"{step}/{i}" for i, g in enumerate(groups) for _ in g]
+        results = score(flat_tasks, flat_texts, mode=cfg.mode, reward=cfg.reward, groups=flat_groups,
+                        backend=cfg.reward_backend, workers=cfg.reward_workers)
+        rewards, k = [], 0
+        for g in groups:
+            rewards.append([float(r.reward) for r in results[k: k + len(g)]])
+            k += len(g)
+        summary = summarize(results)
+        lengths = [len(c.token_ids) for g in groups for c in g]
+        summary["completion_tokens"] = sum(lengths) / max(len(lengths), 1)
+        summary["truncated"] = sum(c.finish_reason == "length" for g in groups for c in g) / max(len(lengths), 1)
+        return Batch(step=step, task_ids=[t.id for t in tasks], prompt_ids=[self.policy.prompt_ids(t) for t in tasks],
+                     completions=[[list(c.token_ids) for c in g] for g in groups],
+                     logprobs=[[list(c.logprobs) for c in g] for g in groups], rewards=rewards,
+                     texts=[[c.text for c in g] for g in groups], summary=summary,
+                     sample_seconds=time.perf_counter() - t0)
+
+    def evaluate(self, tasks: Sequence[Task]) -> dict[str, float]:
+        groups = self.policy.sample(tasks, n=1, temperature=0.0, seed=0)
+        texts = [g[0].text if g else "" for g in groups]
+        results = score(tasks, texts, mode=self.config.mode, reward=self.config.reward,
+                        backend=self.config.reward_backend, workers=self.config.reward_workers)
+        s = summarize(results, prefix="eval_")
+        s["eval_n"] = len(results)
+        # the same plans under every reward preset, so runs with different presets compare
+        for name in ("default", "embomatrix", "eai"):
+            if name == self.config.reward:
+                s[f"eval_reward_{name}"] = s["eval_reward"]
+            else:
+                other = score(tasks, texts, mode=self.config.mode, reward=name, backend="inprocess") \
+                    if self.config.mode == "symbolic" else []
+                if other:
+                    s[f"eval_reward_{name}"] = sum(r.reward for r in other) / len(other)
+        return s
+
+    # ------------------------------------------------------------------ learning
+    def learn(self, batch: Batch) -> dict[str, float]:
+        import torch
+
+        from .grpo import clipped_loss, group_advantages, pad_batch, token_logprobs
+
+        cfg = self.config
+        t0 = time.perf_counter()
+        advs = group_advantages(batch.rewards, cfg.scale_std, cfg.adv_eps)
+        rows = []  # (sequence, prompt length, behaviour logprobs, advantage)
+        total_tokens = 0
+        for p, comps, lps, ads in zip(batch.prompt_ids, batch.completions, batch.logprobs, advs):
+            for c, lp, a in zip(comps, lps, ads):
+                total_tokens += len(c)
+                if not c or len(lp) != len(c):
+                    continue  # nothing generated: no token to learn from
+                if a == 0.0 and cfg.kl_beta == 0:
+                    continue  # contributes exactly zero to the loss and its gradient
+                rows.append((p + c, len(p), lp, a))
+        rows.sort(key=lambda r: len(r[0]))
+        self.optimizer.zero_grad(set_to_none=True)
+        stats = {"loss": 0.0, "clip_fraction": 0.0, "ratio_mean": 0.0, "kl": 0.0, "approx_kl_behaviour": 0.0}
+        n_tok = 0
+        skipped = ""
+        autocast = self._autocast()
+        for s in range(0, len(rows), cfg.micro_batch):
+            mb = rows[s: s + cfg.micro_batch]
+            ids, attn, comp = pad_batch([r[0] for r in mb], [r[1] for r in mb], self.tokenizer.pad_token_id)
+            old = torch.zeros(comp.shape, dtype=torch.float32)
+            for i, r in enumerate(mb):
+                old[i, r[1] - 1: r[1] - 1 + len(r[2])] = torch.tensor(r[2], dtype=torch.float32)
+            adv = torch.tensor([r[3] for r in mb], dtype=torch.float32)
+            dev = self.device
+            logp = token_logprobs(self.model, ids, attn, cfg.temperature, autocast)
+            ref = None
+            if cfg.kl_beta > 0:
+                with torch.no_grad():
+                    ref = self._ref_logprobs(ids, attn, autocast)
+            loss, st = clipped_loss(logp, old.to(dev), adv.to(dev), comp.to(dev), total_tokens, cfg.clip_low,
+                                    cfg.clip_high, ref, cfg.kl_beta)
+            if not torch.isfinite(loss):
+                skipped = "non-finite loss"
+                break
+            loss.backward()
+            with torch.no_grad():
+                m = comp.to(dev)
+                stats["approx_kl_behaviour"] += float(((old.to(dev) - logp) * m).sum())
+            stats["loss"] += st.loss
+            for key in ("clip_fraction", "ratio_mean", "kl"):
+                stats[key] += getattr(st, key) * st.tokens
+            n_tok += st.tokens
+        grad_norm = float("nan")
+        if not skipped and rows:
+            params = [p for p in self.model.parameters() if p.requires_grad]
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip))
+            if not math.isfinite(grad_norm):
+                skipped = "non-finite gradient"
+        if rows and not skipped:
+            self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)   # "scheduler.step() before optimizer.step()"
+            self.scheduler.step()  # the schedule follows steps, skipped or not, so resume stays aligned
+        for key in ("clip_fraction", "ratio_mean", "kl", "approx_kl_behaviour"):
+            stats[key] = stats[key] / max(n_tok, 1)
+        stats.update(grad_norm=grad_norm, learn_seconds=time.perf_counter() - t0, trained_sequences=len(rows),
+                     lr=self.scheduler.get_last_lr()[0], skipped=skipped)
+        return stats
+
+    def _ref_logprobs(self, ids, attn, autocast):
+        from .grpo import token_logprobs
+
+        if self.config.lora:
+            with self.model.disable_adapter():
+                return token_logprobs(self.model, ids, attn, self.config.temperature, autocast)
+        return token_logprobs(self.ref_model, ids, attn, self.config.temperature, autocast)
+
+    # ------------------------------------------------------------------ checkpoints
+    def save_checkpoint(self, step: int, pending: Batch | None) -> Path:
+        import torch
+
+        state = {
+            "step": step,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "python_rng": random.getstate(),
+            "pending": None if pending is None else pending.__dict__,
+            "config": self.config.to_dict(),
+            "wait_seconds": list(self.wait_seconds),
+            "step_seconds": list(self.step_seconds),
+        }
+        return ckpt.save(self.out / "checkpoints", step, self.save_model, state, keep=self.config.keep_checkpoints)
+
+    # ------------------------------------------------------------------ the run
+    def run(self, resume: bool = False) -> dict[str, Any]:
+        import torch
+
+        cfg = self.config
+        wall0 = time.perf_counter()
+        self.out.mkdir(parents=True, exist_ok=True)
+        self._setup_torch()
+        self.train_tasks, self.eval_tasks = split_tasks(cfg)
+        if cfg.eval_max_tasks:
+            self.eval_tasks = self.eval_tasks[: cfg.eval_max_tasks]
+
+        state = None
+        last = ckpt.latest(self.out / "checkpoints") if resume else None
+        if resume and last is None:
+            raise ckpt.CheckpointError(f"{self.out / 'checkpoints'}: no checkpoint to resume from")
+        base_dir = self._base_model_dir(self.train_tasks)
+        if last is not None:
+            state = ckpt.load_state(last)
+            ckpt.check_model_dir(last / "model")
+            model_dir = last / "model"
+        else:
+            model_dir = base_dir
+        if cfg.lora and last is not None:
+            self._load_model(base_dir)
+            from peft import set_peft_model_state_dict
+            from safetensors.torch import load_file
+
+            set_peft_model_state_dict(self.model, load_file(str(last / "model" / "adapter_model.safetensors")))
+        else:
+            self._load_model(model_dir)
+        start = 0 if state is None else int(state["step"])
+        self.metrics = MetricsLog(self.out, resume_step=start if state is not None else None)
+        (self.out / "config.json").write_text(cfg.dumps())
+
+        if state is None and cfg.sft_steps > 0:
+            self.sft(self.train_tasks)
+        if cfg.kl_beta > 0 and not cfg.lora:
+            self.ref_model = copy.deepcopy(self.model).eval()
+            for p in self.ref_model.parameters():
+                p.requires_grad_(False)
+
+        self.optimizer, self.scheduler = self._make_optimizer(cfg.lr, cfg.max_steps, cfg.warmup_steps)
+        if state is not None:
+            try:
+                self.optimizer.load_state_dict(state["optimizer"])
+                self.scheduler.load_state_dict(state["scheduler"])
+            except (KeyError, ValueError) as e:
+                raise ckpt.CheckpointError(f"{last / 'trainer_state.pt'}: optimizer state does not fit this model ({e})") from None
+            torch.set_rng_state(state["torch_rng"])
+            random.setstate(state["python_rng"])
+            self.wait_seconds = list(state.get("wait_seconds", []))
+            self.step_seconds = list(state.get("step_seconds", []))
+
+        # the engine: vLLM beside the learner, holding the learner's weights from here on
+        self.sync_dir = self.out / ".sync"
+        self.sync_dir.mkdir(exist_ok=True)
+        if self._llm is None:
+            self._llm = create_llm(base_dir if not cfg.lora else base_dir, seed=cfg.seed, max_model_len=cfg.max_model_len,
+                                   gpu_memory_utilization=cfg.gpu_memory_utilization, weight_sync=True,
+                                   processed_logprobs=True)
+        self.llm = self._llm
+        self.policy = VLLMPolicy(str(base_dir), prompt_format=cfg.prompt_format, max_tokens=cfg.max_new_tokens,
+                                 temperature=cfg.temperature, seed=cfg.seed, llm=self.llm)
+        self.sync_weights()
+
+        if state is None:
+            self.save_checkpoint(0, None)
+            ev = self.evaluate(self.eval_tasks)
+            row = {"kind": "eval", "step": 0, **ev}
+            self.metrics.log(row)
+            self.progress(row)
+            sft_eval = ev
+        else:
+            sft_eval = next((r for r in self.metrics.rows if r.get("kind") == "eval" and r.get("step") == 0), {})
+        pending: Batch | None = None
+        if state is not None and state.get("pending"):
+            pending = Batch(**state["pending"])
+
+        self.steps_done = start
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emx-sampler")
+        try:
+            if pending is None and start < cfg.max_steps:
+                pending = self.sample_batch(start)
+            for k in range(start, cfg.max_steps):
+                t_step = time.perf_counter()
+                batch = pending
+                fut: Future | None = None
+                if cfg.overlap and k + 1 < cfg.max_steps:
+                    fut = pool.submit(self.sample_batch, k + 1)   # from the weights vLLM holds (k updates)
+                stats = self.learn(batch)
+                t_wait = time.perf_counter()
+                pending = fut.result() if fut is not None else None
+                wait = time.perf_counter() - t_wait
+                sync_s = self.sync_weights()
+                if not cfg.overlap and k + 1 < cfg.max_steps:
+                    t_s = time.perf_counter()
+                    pending = self.sample_batch(k + 1)
+                    wait += time.perf_counter() - t_s   # without overlap the learner waits for all sampling
+                step_s = time.perf_counter() - t_step
+                self.wait_seconds.append(wait)
+                self.step_seconds.append(step_s)
+                row = {"kind": "train", "step": k + 1, **batch.summary, **stats, "sample_seconds": batch.sample_seconds,
+                       "wait_seconds": wait, "sync_seconds": sync_s, "step_seconds": step_s,
+                       "idle_fraction": wait / max(step_s, 1e-9), "wall_seconds": time.perf_counter() - wall0}
+                if stats["skipped"]:
+                    row["warning"] = f"step skipped: {stats['skipped']}"
+                self.metrics.log(row)
+                self.progress(row)
+                done = self.steps_done = k + 1
+                if done % cfg.eval_every == 0 or done == cfg.max_steps:
+                    ev = self.evaluate(self.eval_tasks)
+                    erow = {"kind": "eval", "step": done, **ev}
+                    self.metrics.log(erow)
+                    self.progress(erow)
+                stopping = cfg.stop_after is not None and done >= cfg.stop_after
+                if done % cfg.checkpoint_every == 0 or done == cfg.max_steps or stopping:
+                    self.save_checkpoint(done, pending)
+                if stopping:
+                    break
+        finally:
+            pool.shutdown(wait=True)
+
+        final = self.out / "final"
+        tmp = self.out / ".final.tmp"
+        if tmp.exists():
+            import shutil
+            shutil.rmtree(tmp)
+        self.save_model(tmp)
+        if final.exists():
+            import shutil
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        png = self.metrics.plot()
+        evals = [r for r in self.metrics.rows if r.get("kind") == "eval"]
+        last_eval = evals[-1] if evals else {}
+        waits = self.wait_seconds[1:] or self.wait_seconds  # the first step has no batch in flight to wait on
+        summary = {
+            "out": str(self.out), "steps": self.steps_done, "wall_seconds": time.perf_counter() - wall0,
+            "sft_eval": {k: v for k, v in sft_eval.items() if k.startswith("eval_")},
+            "final_eval": {k: v for k, v in last_eval.items() if k.startswith("eval_")},
+            "learner_wait_seconds_per_step": sum(waits) / max(len(waits), 1),
+            "step_seconds": sum(self.step_seconds) / max(len(self.step_seconds), 1),
+            "idle_fraction": sum(waits) / max(sum(self.step_seconds[-len(waits):]) if waits else 1.0, 1e-9),
+            "final_model": str(final), "metrics": str(self.metrics.path), "plot": str(png) if png else None,
+        }
+        ckpt.atomic_write_text(self.out / "summary.json", json.dumps(summary, indent=1))
+        self.metrics.close()
+        return summary
+
+    def close(self) -> None:
+        """Shuts the engine down (only when this trainer created it)."""
+        llm, self._llm = self._llm, None
+        if llm is not None:
+            del llm
