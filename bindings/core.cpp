@@ -190,6 +190,23 @@ PYBIND11_MODULE(_core, m) {
     }
   });
 
+  m.def("compute_reward", [](const RewardConfig& w, bool format_ok, double executability, double goal_fraction,
+                              bool success, int32_t plan_length, int32_t objects_named, int32_t relevant_named,
+                              int32_t goal_objects) {
+    // For executions scored outside the batch evaluator (closed-loop episodes): the same formula.
+    RewardComponents c;
+    c.format_ok = format_ok;
+    c.executability = executability;
+    c.goal_fraction = goal_fraction;
+    c.success = success;
+    c.plan_length = plan_length;
+    c.objects_named = objects_named;
+    c.relevant_named = relevant_named;
+    c.goal_objects = goal_objects;
+    return compute_reward(c, w);
+  }, py::arg("config"), py::arg("format_ok"), py::arg("executability"), py::arg("goal_fraction"), py::arg("success"),
+     py::arg("plan_length"), py::arg("objects_named"), py::arg("relevant_named"), py::arg("goal_objects"));
+
   py::class_<WorldState>(m, "WorldState")
       .def("copy", [](const WorldState& s) { return WorldState(s); })
       .def("__eq__", [](const WorldState& a, const WorldState& b) { return a == b; })

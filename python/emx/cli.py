@@ -99,7 +99,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     with _progress(args.json or not sys.stderr.isatty()) as bar:
         job = bar.add_task(f"eval {policy.name}", total=len(tasks))
         advance = lambda k: bar.advance(job, k)  # noqa: E731
-        if args.ray or args.workers > 0:
+        if args.episode == "closed-loop":
+            if args.ray or args.workers > 0:
+                raise ValueError("closed-loop episodes run in this process (the policy answers every turn): "
+                                 "drop --workers/--ray")
+            from emx.episodes import run_closed_loop
+
+            report = run_closed_loop(tasks, policy, reward=args.reward, mode=args.mode, unit=args.unit,
+                                     max_turns=args.max_turns, progress=advance)
+        elif args.ray or args.workers > 0:
             # Worker processes (or Ray actors) driven by the C++ rollout scheduler.
             from emx.rollout.eval import run_eval_rollout
 
@@ -113,6 +121,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
         else:
             report = run_eval(tasks, policy, reward=args.reward, mode=args.mode, progress=advance)
     summary = report.summary()
+    if args.episode == "closed-loop":
+        from collections import Counter
+
+        eps = getattr(report, "episodes", [])
+        summary["episode"] = {"kind": "closed-loop", "unit": args.unit, "max_turns": args.max_turns,
+                              "mean_turns": sum(e["turns"] for e in eps) / max(len(eps), 1),
+                              "ended": dict(Counter(e["end"] for e in eps))}
+        for row, e in zip(summary["per_task"], eps):
+            row["turns"], row["end"] = e["turns"], e["end"]
     if getattr(policy, "unsolved", None):
         summary["oracle_unsolved"] = policy.unsolved
     if args.json:
@@ -123,7 +140,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
                      [("success rate", f"{summary['success_rate']:.3f}"),
                       ("goal fraction", f"{summary['goal_fraction']:.3f}"),
                       ("executability", f"{summary['executability']:.3f}"),
-                      ("mean reward", f"{summary['mean_reward']:.3f}")]))
+                      ("mean reward", f"{summary['mean_reward']:.3f}")]
+                     + ([("mean turns", f"{summary['episode']['mean_turns']:.1f}"),
+                         ("ended by", ", ".join(f"{k} {v}" for k, v in summary["episode"]["ended"].items()))]
+                        if "episode" in summary else [])))
     if summary["errors"]:
         out.print(_table("errors by type", ("type", "count"), [(k, str(v)) for k, v in summary["errors"].items()]))
     return 0
@@ -203,12 +223,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="evaluate a policy on a task source")
     e.add_argument("--tasks", required=True)
-    e.add_argument("--policy", required=True, help="oracle | file:PLANS.jsonl | vllm:MODEL_DIR | openai:BASE_URL[#MODEL]")
+    e.add_argument("--policy", required=True, help="oracle | file:PLANS.jsonl | vllm:MODEL_DIR | openai:BASE_URL[#MODEL] | mimo:MODEL_DIR[#think] | "
+                        "wall:MODEL_DIR[#next_subtask]")
     e.add_argument("--mode", choices=["symbolic", "physics"], default="symbolic")
     e.add_argument("--workers", type=int, default=0,
                    help="worker processes run by the rollout scheduler (0: evaluate in-process on all cores)")
     e.add_argument("--ray", default=None, metavar="ADDRESS",
                    help="run the workers as Ray actors on this cluster (HOST:PORT or 'auto'); --workers N actors (default 2)")
+    e.add_argument("--episode", choices=["plan", "closed-loop"], default="plan",
+                   help="plan: the policy writes the whole plan at once; closed-loop: one step a turn, "
+                        "with emx's feedback after each")
+    e.add_argument("--unit", choices=["action", "subtask"], default="action",
+                   help="closed-loop: what one turn is (subtask: WALL-OSS-style next sub-task with its actions)")
+    e.add_argument("--max-turns", type=int, default=64, help="closed-loop: the turn budget of an episode")
     e.add_argument("--reward", choices=["embomatrix", "eai", "default"], default="default")
     e.add_argument("--limit", type=int, default=None)
     e.add_argument("--json", action="store_true")

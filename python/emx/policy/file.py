@@ -51,6 +51,8 @@ def read_plans(path: str | Path) -> dict[str, Any]:
 
 
 class FilePolicy:
+    observations = ("text",)
+
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.name = f"file:{self.path}"
@@ -63,3 +65,10 @@ class FilePolicy:
         """Plan lines whose task is not among `tasks` (usually a typo in an id)."""
         ids = {t.id for t in tasks}
         return sorted(k for k in self.plans if k not in ids)
+
+    def act(self, tasks: Sequence[Task], conversations: Sequence[Sequence[dict]]) -> list[str]:
+        """Closed-loop episodes: each task's plan replayed one action a turn."""
+        from ..episodes.episode import plan_turns
+        from .oracle import replay_turn
+
+        return [replay_turn(lambda t: plan_turns(self.plans.get(t.id, "")), t, c) for t, c in zip(tasks, conversations)]

@@ -23,11 +23,35 @@ from ..task import Task
 from .vllm_policy import PROMPT_FORMATS, prompt_text
 
 
+def _openai_content(content: Any) -> Any:
+    """A chat message's content in the OpenAI form: images as PNG data URLs."""
+    if isinstance(content, str):
+        return content
+    parts = []
+    for p in content:
+        if p.get("type") == "image":
+            import base64
+            import io
+
+            import matplotlib.image as mpimg
+
+            buf = io.BytesIO()
+            mpimg.imsave(buf, p["image"], format="png")
+            url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+            parts.append({"type": "image_url", "image_url": {"url": url}})
+        elif p.get("type") == "text":
+            parts.append({"type": "text", "text": p.get("text", "")})
+    return parts
+
+
 class OpenAICompatiblePolicy:
+    observations: tuple[str, ...] = ("text",)
+
     def __init__(self, base_url: str, model: str | None = None, *, api_key_env: str = "OPENAI_API_KEY",
                  prompt_format: str = "eai", temperature: float = 0.0, max_tokens: int = 1024,
                  stop: Sequence[str] | None = None, seed: int | None = 0, timeout: float = 120.0,
-                 retries: int = 2, concurrency: int = 8, system_prompt: str | None = None) -> None:
+                 retries: int = 2, concurrency: int = 8, system_prompt: str | None = None,
+                 observations: Sequence[str] = ("text",)) -> None:
         if prompt_format not in PROMPT_FORMATS:
             raise ValueError(f"unknown prompt format {prompt_format!r} (expected one of {', '.join(PROMPT_FORMATS)})")
         url = base_url.rstrip("/")
@@ -49,6 +73,8 @@ class OpenAICompatiblePolicy:
         self.system_prompt = system_prompt
         self.name = f"openai:{base_url}"
         self.errors: dict[str, str] = {}
+        # a VLM behind the server (e.g. MiMo-Embodied on vLLM's server) can take ("text", "schematic")
+        self.observations = tuple(observations)
 
     def _request(self, method: str, path: str, body: dict | None = None) -> dict:
         headers = {"Content-Type": "application/json"}
@@ -69,7 +95,10 @@ class OpenAICompatiblePolicy:
         return self._model
 
     def _one(self, task: Task) -> str:
-        messages = [{"role": "user", "content": prompt_text(task, self.prompt_format)}]
+        return self._chat([{"role": "user", "content": prompt_text(task, self.prompt_format)}], task.id)
+
+    def _chat(self, messages: list[dict], key: str) -> str:
+        messages = [{"role": m["role"], "content": _openai_content(m["content"])} for m in messages]
         if self.system_prompt:
             messages.insert(0, {"role": "system", "content": self.system_prompt})
         body: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": self.temperature,
@@ -89,7 +118,7 @@ class OpenAICompatiblePolicy:
                 if isinstance(e, urllib.error.HTTPError) and 400 <= e.code < 500 and e.code != 429:
                     break  # the request itself is wrong: retrying will not help
                 time.sleep(min(2.0 ** attempt, 10.0) * 0.1)
-        self.errors[task.id] = last
+        self.errors[key] = last
         return ""
 
     def plan(self, tasks: Sequence[Task]) -> list[str]:
@@ -98,3 +127,12 @@ class OpenAICompatiblePolicy:
         _ = self.model  # resolve once, before the threads start
         with ThreadPoolExecutor(max_workers=min(self.concurrency, len(tasks))) as pool:
             return list(pool.map(self._one, tasks))
+
+    def respond(self, conversations: Sequence[Sequence[dict]]) -> list[str]:
+        """Closed-loop episodes: the next assistant turn of each conversation (concurrent requests;
+        a failed request is an empty, unparseable turn)."""
+        if not conversations:
+            return []
+        _ = self.model
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(conversations))) as pool:
+            return list(pool.map(lambda ic: self._chat(list(ic[1]), f"conversation {ic[0]}"), enumerate(conversations)))

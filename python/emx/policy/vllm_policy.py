@@ -49,6 +49,24 @@ def chat_prompt(tokenizer, text: str, use_chat_template: bool = True) -> str:
     return text
 
 
+def message_text(content) -> str:
+    """A chat message's text: the string, or its text parts joined (images dropped)."""
+    if isinstance(content, str):
+        return content
+    return "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+
+
+def chat_ids(tokenizer, messages) -> list[int]:
+    """Token ids of a whole conversation in the tokenizer's chat template, ready for the
+    assistant's next turn (text parts only)."""
+    msgs = [{"role": m["role"], "content": message_text(m["content"])} for m in messages]
+    if getattr(tokenizer, "chat_template", None):
+        text = tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+    else:
+        text = "\n".join(m["content"] for m in msgs)
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
 def load_tokenizer(model_dir: str | os.PathLike):
     """The tokenizer of a model directory. A directory whose tokenizer_config.json says
     ``"emx_tokenizer": "tokenizers"`` (the tiny preset's) is loaded exactly as its tokenizer.json
@@ -145,6 +163,8 @@ class VLLMPolicy:
     """``plan(tasks)`` returns one raw model text per task; ``sample(tasks, n)`` returns n completions
     per task with their token ids and logprobs (what a trainer needs)."""
 
+    observations = ("text",)
+
     def __init__(self, model: str | os.PathLike, *, prompt_format: str | None = None, n: int = 1,
                  temperature: float = 0.0, top_p: float = 1.0, max_tokens: int | None = None,
                  stop: Sequence[str] | None = None, seed: int = 0, use_chat_template: bool = True,
@@ -224,3 +244,22 @@ class VLLMPolicy:
 
     def plan(self, tasks: Sequence[Task]) -> list[str]:
         return [group[0].text if group else "" for group in self.sample(tasks, n=1, seed=self.seed)]
+
+    def respond(self, conversations: Sequence[Sequence[dict]]) -> list[str]:
+        """Closed-loop episodes: the next assistant turn of each conversation (greedy unless the
+        policy was made with a temperature)."""
+        from vllm.inputs import TokensPrompt
+
+        if not conversations:
+            return []
+        prompts = [TokensPrompt(prompt_token_ids=chat_ids(self.tokenizer, c)) for c in conversations]
+        params = [self.sampling_params(1, self.temperature, self.seed + i, False) for i in range(len(prompts))]
+        outs = self.llm.generate(prompts, params, use_tqdm=False)
+        texts = []
+        for out in outs:
+            c = out.outputs[0] if out.outputs else None
+            if c is None:
+                texts.append("")
+                continue
+            texts.append(self.tokenizer.decode(list(c.token_ids), skip_special_tokens=True) if self._own_decode else c.text)
+        return texts

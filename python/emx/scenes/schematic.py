@@ -5,6 +5,7 @@ display needed."""
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import re
@@ -14,7 +15,7 @@ import numpy as np
 
 from .layout import QUARTER, object_box
 
-__all__ = ["draw_schematic"]
+__all__ = ["draw_schematic", "render_schematic"]
 
 _COLOURS = {
     "furniture": ("#c9b48f", "#6b5a3a"),
@@ -55,6 +56,21 @@ def _front_edge(box: np.ndarray, yaw: float) -> tuple[tuple[float, float], tuple
 def draw_schematic(scene: dict, out_png: str | os.PathLike[str], dpi: int = 110,
                    title: str | None = None) -> Path:
     """Draws ``scene`` top-down to ``out_png`` (written atomically); returns the path."""
+    png = render_schematic(scene, dpi=dpi, title=title)
+    out = Path(out_png)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp.png")
+    try:
+        tmp.write_bytes(png)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return out
+
+
+def render_schematic(scene: dict, dpi: int = 110, title: str | None = None) -> bytes:
+    """The top-down schematic of ``scene`` as PNG bytes (also the image observation)."""
     try:
         import matplotlib
         matplotlib.use("Agg", force=True)
@@ -203,14 +219,9 @@ def draw_schematic(scene: dict, out_png: str | os.PathLike[str], dpi: int = 110,
                  color="#b00020" if style.endswith("bad") else "#222222",
                  fontweight="bold" if style.startswith("head") else "normal")
 
-    out = Path(out_png)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp.png")
+    buf = io.BytesIO()
     try:
-        fig.savefig(tmp, dpi=dpi, facecolor="white", bbox_inches="tight", pad_inches=0.15)
-        os.replace(tmp, out)
+        fig.savefig(buf, format="png", dpi=dpi, facecolor="white", bbox_inches="tight", pad_inches=0.15)
     finally:
         plt.close(fig)
-        if tmp.exists():
-            tmp.unlink()
-    return out
+    return buf.getvalue()

@@ -17,6 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="tiny: local tiny model, no downloads (default); model: a real model given by --model")
     p.add_argument("--model", default=None, help="a local Hugging Face model directory (nothing is downloaded)")
     p.add_argument("--tasks", default=None, help="task source to train on (default: generated household tasks)")
+    p.add_argument("--task-generator", choices=["template", "datagen"], default=None,
+                   help="tiny preset's tasks: the built-in template (default) or emx.datagen.offline (harder)")
     p.add_argument("--out", default=None, help="run directory (metrics, TensorBoard, curves.png, checkpoints)")
     p.add_argument("--max-steps", type=int, default=None, help="GRPO steps")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
@@ -34,19 +36,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-overlap", action="store_true", help="sample and learn one after the other")
     p.add_argument("--gpu-memory-utilization", type=float, default=None,
                    help="vLLM's share of GPU memory (CPU: of RAM for the KV cache)")
+    p.add_argument("--episode", choices=["plan", "closed-loop"], default=None,
+                   help="plan: one completion is the whole plan (default); closed-loop: one action a turn with "
+                        "emx's feedback between turns (loss on the policy's tokens only)")
+    p.add_argument("--credit", choices=["episode", "turn"], default=None,
+                   help="closed-loop: one advantage per episode (default) or per turn (return-to-go)")
+    p.add_argument("--max-turns", type=int, default=None, help="closed-loop: turn budget of an episode")
     p.add_argument("--json", action="store_true")
 
 
 def config_from_args(args: argparse.Namespace):
     from .config import preset
 
-    name = args.preset or ("model" if args.model else "tiny")
+    closed = getattr(args, "episode", None) == "closed-loop"
+    name = args.preset or ("model" if args.model else "tiny-closed-loop" if closed else "tiny")
     overrides: dict[str, Any] = dict(
-        model=args.model, tasks=args.tasks, out=args.out, max_steps=args.max_steps, seed=args.seed,
+        model=args.model, tasks=args.tasks, task_generator=args.task_generator, out=args.out, max_steps=args.max_steps, seed=args.seed,
         reward=args.reward, mode=args.mode, prompt_format=args.prompt_format, sft_steps=args.sft_steps,
         lr=args.lr, prompts_per_step=args.prompts_per_step, group_size=args.group_size,
         max_new_tokens=args.max_new_tokens, kl_beta=args.kl_beta,
-        gpu_memory_utilization=args.gpu_memory_utilization)
+        gpu_memory_utilization=args.gpu_memory_utilization, episode=getattr(args, "episode", None),
+        credit=getattr(args, "credit", None), max_turns=getattr(args, "max_turns", None))
     if args.lora:
         overrides["lora"] = True
     if args.no_overlap:

@@ -30,6 +30,11 @@ class TrainConfig:
     n_train_tasks: int = 1024
     n_eval_tasks: int = 128
     prompt_format: str = "compact"       # "compact" | "eai" | "native"
+    # --- episodes: "plan" (the whole plan in one completion) or "closed-loop" (one action a turn,
+    # emx's feedback between turns, loss on the policy's tokens only)
+    episode: str = "plan"
+    max_turns: int = 12                  # closed-loop: turn budget of an episode
+    credit: str = "episode"              # closed-loop: "episode" (one advantage per episode) | "turn"
     # --- reward
     reward: str = "default"              # preset: default | embomatrix | eai
     mode: str = "symbolic"               # symbolic | physics
@@ -98,6 +103,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     "tiny-ci": {**_TINY, **dict(out="runs/tiny-ci", n_train_tasks=128, n_eval_tasks=32, sft_steps=10, max_steps=4,
                                 prompts_per_step=4, group_size=4, max_new_tokens=64, eval_every=2,
                                 checkpoint_every=2)},
+    # Closed-loop episodes with the tiny model: one action a turn, feedback between turns.
+    "tiny-closed-loop": {**_TINY, **dict(out="runs/tiny-closed-loop", episode="closed-loop", max_new_tokens=32,
+                                         max_turns=12, max_steps=150, sft_steps=100)},
+    "tiny-closed-loop-ci": {**_TINY, **dict(out="runs/tiny-closed-loop-ci", episode="closed-loop", n_train_tasks=64,
+                                            n_eval_tasks=16, sft_steps=10, max_steps=3, prompts_per_step=4,
+                                            group_size=4, max_new_tokens=32, max_turns=8, eval_every=3,
+                                            checkpoint_every=3)},
     # A real model (--model PATH): EAI prompts on the EAI tasks, no SFT, LoRA off by default.
     "model": dict(out="runs/model", tasks="eai-behavior", prompt_format="eai", n_eval_tasks=20, sft_steps=0,
                   max_steps=200, prompts_per_step=8, group_size=8, max_new_tokens=1024, temperature=1.0,
@@ -111,4 +123,11 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
         raise ValueError(f"unknown training preset {name!r} (available: {', '.join(PRESETS)})")
     values = dict(PRESETS[name])
     values.update({k: v for k, v in overrides.items() if v is not None})
-    return TrainConfig.from_dict(values)
+    config = TrainConfig.from_dict(values)
+    if config.episode not in ("plan", "closed-loop"):
+        raise ValueError(f"unknown episode kind {config.episode!r} (expected 'plan' or 'closed-loop')")
+    if config.credit not in ("episode", "turn"):
+        raise ValueError(f"unknown credit {config.credit!r} (expected 'episode' or 'turn')")
+    if config.max_turns < 1:
+        raise ValueError(f"max_turns must be at least 1, got {config.max_turns}")
+    return config

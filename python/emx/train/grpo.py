@@ -45,6 +45,17 @@ def pad_batch(sequences: Sequence[Sequence[int]], starts: Sequence[int], pad_id:
     return ids, attn, comp
 
 
+def completion_mask(comp: torch.Tensor, starts: Sequence[int], masks: Sequence[Sequence[int]]) -> torch.Tensor:
+    """``comp`` (from pad_batch) with each sequence's completion positions set from its mask:
+    1 for tokens the policy sampled, 0 for tokens the environment wrote (closed-loop episodes),
+    so the loss and its gradient see the policy's tokens only."""
+    comp = comp.clone()
+    for i, (start, m) in enumerate(zip(starts, masks)):
+        lo = max(start - 1, 0)
+        comp[i, lo: lo + len(m)] = torch.tensor(list(m), dtype=torch.bool)
+    return comp
+
+
 def token_logprobs(model, ids: torch.Tensor, attn: torch.Tensor, temperature: float = 1.0,
                    autocast_dtype: torch.dtype | None = None) -> torch.Tensor:
     """log p(ids[:, t+1] | ids[:, :t+1]) for every t, shape [B, L-1], in fp32."""
@@ -75,14 +86,15 @@ def clipped_loss(logp: torch.Tensor, old_logp: torch.Tensor, adv: torch.Tensor, 
                  ref_logp: torch.Tensor | None = None, beta: float = 0.0) -> tuple[torch.Tensor, LossStats]:
     """The token-level GRPO objective of one micro-batch, to minimise.
 
-    logp, old_logp, ref_logp, mask: [B, T]; adv: [B] (one advantage per completion).
+    logp, old_logp, ref_logp, mask: [B, T]; adv: [B] (one advantage per completion) or [B, T] (one
+    per token: per-turn credit in closed-loop episodes).
     old_logp are the behaviour policy's logprobs (the sampler's, one step behind when rollout and
     learning overlap): the ratio exp(logp - old_logp) corrects for that lag, and the clip keeps
     the step near the policy that sampled.
     """
     mask = mask.to(logp.dtype)
     ratio = torch.exp(logp - old_logp)
-    a = adv.unsqueeze(-1).to(logp.dtype)
+    a = (adv.unsqueeze(-1) if adv.dim() == 1 else adv).to(logp.dtype)
     unclipped = ratio * a
     clipped = torch.clamp(ratio, 1.0 - clip_low, 1.0 + clip_high) * a
     per_token = -torch.minimum(unclipped, clipped)

@@ -57,6 +57,11 @@ class Batch:
     texts: list[list[str]]
     summary: dict[str, float] = field(default_factory=dict)
     sample_seconds: float = 0.0
+    # closed-loop episodes: which completion tokens the policy sampled (1) or emx wrote (0), the
+    # policy turn of each token (-1 for emx's), and the per-turn rewards (for per-turn credit)
+    masks: list[list[list[int]]] | None = None
+    turn_ids: list[list[list[int]]] | None = None
+    turn_rewards: list[list[list[float]]] | None = None
 
 
 def _seed_for(seed: int, step: int, salt: int = 0) -> int:
@@ -125,6 +130,14 @@ class Trainer:
                 plan, _ = oracle_plan(t)
                 if plan:
                     texts.append(plan_text(plan))
+            if self.config.episode == "closed-loop":
+                # the tokenizer also learns the episode's own words: prompts, one-action answers, feedback
+                from ..episodes import run_episodes
+                from ..policy.oracle import OraclePolicy
+
+                for ep in run_episodes(train[:256], OraclePolicy(), unit="action", max_turns=self.config.max_turns,
+                                       prompt_format=self.config.prompt_format):
+                    texts += [m["content"] for m in ep.transcript()]
             build_tiny_model(path, texts, seed=self.config.seed, vocab_size=self.config.tiny_vocab,
                              hidden_size=self.config.tiny_hidden, layers=self.config.tiny_layers,
                              intermediate_size=self.config.tiny_intermediate,
@@ -220,17 +233,21 @@ class Trainer:
     def sft(self, train: Sequence[Task]) -> dict[str, float]:
         import torch
 
-        from .grpo import pad_batch, sft_loss, token_logprobs
+        from .grpo import completion_mask, pad_batch, sft_loss, token_logprobs
 
         cfg = self.config
-        examples = []
-        for t in train:
+        examples = []   # (ids, prompt length, mask of the tokens after the prompt that are learnt)
+        if cfg.episode == "closed-loop":
+            from .closed_loop import sft_examples
+
+            examples = sft_examples(self, train)
+        for t in train if cfg.episode == "plan" else ():
             plan, _ = oracle_plan(t)
             if not plan:
                 continue
             prompt = list(self.prompt_ids(t))
             target = self.tokenizer(plan_text(plan), add_special_tokens=False)["input_ids"] + [self.tokenizer.eos_token_id]
-            examples.append((prompt, prompt + list(target)))
+            examples.append((prompt + list(target), len(prompt), [1] * len(target)))
         if not examples:
             raise ValueError("SFT: the oracle solves none of the training tasks")
         opt, sched = self._make_optimizer(cfg.sft_lr, cfg.sft_steps, max(1, cfg.sft_steps // 10))
@@ -243,7 +260,8 @@ class Trainer:
             total = 0.0
             for s in range(0, len(chosen), cfg.micro_batch):
                 mb = chosen[s: s + cfg.micro_batch]
-                ids, attn, comp = pad_batch([e[1] for e in mb], [len(e[0]) for e in mb], self.tokenizer.pad_token_id)
+                ids, attn, comp = pad_batch([e[0] for e in mb], [e[1] for e in mb], self.tokenizer.pad_token_id)
+                comp = completion_mask(comp, [e[1] for e in mb], [e[2] for e in mb])
                 logp = token_logprobs(self.model, ids, attn, autocast_dtype=self._autocast())
                 loss = sft_loss(logp, comp.to(logp.device)) * len(mb) / len(chosen)
                 loss.backward()
@@ -272,6 +290,10 @@ class Trainer:
         t0 = time.perf_counter()
         rng = random.Random(_seed_for(cfg.seed, step, salt=2))
         tasks = rng.sample(self.train_tasks, min(cfg.prompts_per_step, len(self.train_tasks)))
+        if cfg.episode == "closed-loop":
+            from .closed_loop import sample_batch
+
+            return sample_batch(self, step, tasks, _seed_for(cfg.seed, step, salt=3))
         groups = self.policy.sample(tasks, n=cfg.group_size, temperature=cfg.temperature,
                                     seed=_seed_for(cfg.seed, step, salt=3), logprobs=True)
         flat_tasks = [t for t, g in zip(tasks, groups) for _ in g]
@@ -294,6 +316,10 @@ class Trainer:
                      sample_seconds=time.perf_counter() - t0)
 
     def evaluate(self, tasks: Sequence[Task]) -> dict[str, float]:
+        if self.config.episode == "closed-loop":
+            from .closed_loop import evaluate
+
+            return evaluate(self, tasks)
         groups = self.policy.sample(tasks, n=1, temperature=0.0, seed=0)
         texts = [g[0].text if g else "" for g in groups]
         results = score(tasks, texts, mode=self.config.mode, reward=self.config.reward,
@@ -315,21 +341,31 @@ class Trainer:
     def learn(self, batch: Batch) -> dict[str, float]:
         import torch
 
-        from .grpo import clipped_loss, group_advantages, pad_batch, token_logprobs
+        from .grpo import clipped_loss, completion_mask, group_advantages, pad_batch, token_logprobs
 
         cfg = self.config
         t0 = time.perf_counter()
-        advs = group_advantages(batch.rewards, cfg.scale_std, cfg.adv_eps)
-        rows = []  # (sequence, prompt length, behaviour logprobs, advantage)
+        n_groups = len(batch.completions)
+        masks = batch.masks or [[[1] * len(c) for c in comps] for comps in batch.completions]
+        if cfg.credit == "turn" and batch.turn_rewards is not None and batch.turn_ids is not None:
+            from .closed_loop import turn_advantages
+
+            token_advs = [turn_advantages(batch.turn_rewards[g], batch.turn_ids[g], masks[g], cfg.scale_std,
+                                          cfg.adv_eps) for g in range(n_groups)]
+        else:
+            advs = group_advantages(batch.rewards, cfg.scale_std, cfg.adv_eps)
+            token_advs = [[[a * m for m in mask] for a, mask in zip(ga, gm)] for ga, gm in zip(advs, masks)]
+        rows = []  # (sequence, prompt length, behaviour logprobs, per-token advantages, mask)
         total_tokens = 0
-        for p, comps, lps, ads in zip(batch.prompt_ids, batch.completions, batch.logprobs, advs):
-            for c, lp, a in zip(comps, lps, ads):
-                total_tokens += len(c)
-                if not c or len(lp) != len(c):
+        for g in range(n_groups):
+            p = batch.prompt_ids[g]
+            for c, lp, adv, mask in zip(batch.completions[g], batch.logprobs[g], token_advs[g], masks[g]):
+                total_tokens += sum(mask)   # token-level aggregation over the policy's tokens only
+                if not c or len(lp) != len(c) or len(mask) != len(c):
                     continue  # nothing generated: no token to learn from
-                if a == 0.0 and cfg.kl_beta == 0:
+                if not any(adv) and cfg.kl_beta == 0:
                     continue  # contributes exactly zero to the loss and its gradient
-                rows.append((p + c, len(p), lp, a))
+                rows.append((p + c, len(p), lp, adv, mask))
         rows.sort(key=lambda r: len(r[0]))
         self.optimizer.zero_grad(set_to_none=True)
         stats = {"loss": 0.0, "clip_fraction": 0.0, "ratio_mean": 0.0, "kl": 0.0, "approx_kl_behaviour": 0.0}
@@ -339,10 +375,12 @@ class Trainer:
         for s in range(0, len(rows), cfg.micro_batch):
             mb = rows[s: s + cfg.micro_batch]
             ids, attn, comp = pad_batch([r[0] for r in mb], [r[1] for r in mb], self.tokenizer.pad_token_id)
+            comp = completion_mask(comp, [r[1] for r in mb], [r[4] for r in mb])
             old = torch.zeros(comp.shape, dtype=torch.float32)
+            adv = torch.zeros(comp.shape, dtype=torch.float32)
             for i, r in enumerate(mb):
                 old[i, r[1] - 1: r[1] - 1 + len(r[2])] = torch.tensor(r[2], dtype=torch.float32)
-            adv = torch.tensor([r[3] for r in mb], dtype=torch.float32)
+                adv[i, r[1] - 1: r[1] - 1 + len(r[3])] = torch.tensor(r[3], dtype=torch.float32)
             dev = self.device
             logp = token_logprobs(self.model, ids, attn, cfg.temperature, autocast)
             ref = None
@@ -362,7 +400,7 @@ class Trainer:
             for key in ("clip_fraction", "ratio_mean", "kl"):
                 stats[key] += getattr(st, key) * st.tokens
             n_tok += st.tokens
-        grad_norm = float("nan")
+        grad_norm = 0.0  # no trainable row (every advantage zero): no gradient at all
         if not skipped and rows:
             params = [p for p in self.model.parameters() if p.requires_grad]
             grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip))
@@ -436,6 +474,10 @@ class Trainer:
             set_peft_model_state_dict(self.model, load_file(str(last / "model" / "adapter_model.safetensors")))
         else:
             self._load_model(model_dir)
+        if cfg.episode == "closed-loop":
+            from .closed_loop import FeedbackTokens
+
+            self._feedback_tokens = FeedbackTokens(self.tokenizer)
         start = 0 if state is None else int(state["step"])
         self.metrics = MetricsLog(self.out, resume_step=start if state is not None else None)
         (self.out / "config.json").write_text(cfg.dumps())

@@ -1,0 +1,284 @@
+"""Closed-loop episodes and observations: the policy acts a step at a time and sees emx's feedback."""
+
+import json
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import emx
+from emx.episodes import ClosedLoopEpisode, plan_turns, run_closed_loop, run_episodes
+from emx.observations import Observation, observe, schematic_image, state_text
+from emx.policy import FilePolicy, OraclePolicy
+from emx.policy.oracle import oracle_plan
+
+BOTTLING = "eai-behavior:bottling_fruit"
+
+
+@pytest.fixture(scope="module")
+def eai_tasks():
+    return emx.load_tasks("eai-behavior")
+
+
+@pytest.fixture(scope="module")
+def bottling():
+    return emx.load_task(BOTTLING)
+
+
+# ---------------------------------------------------------------- observations
+def test_state_text_lists_true_facts_in_both_styles(bottling):
+    eai = state_text(bottling).splitlines()
+    assert "['inside', 'strawberry_0', 'fridge_97']" in eai
+    assert not any("agent" in line for line in eai)          # the robot is not a thing to act on
+    native = state_text(bottling, fmt="native")
+    idx = {o.name: o.index for o in bottling.objects}
+    assert f"{idx['strawberry_0']}: strawberry_0: inside {idx['fridge_97']}:fridge_97" in native
+    with pytest.raises(ValueError, match="unknown text observation format"):
+        state_text(bottling, fmt="yaml")
+
+
+def test_state_text_follows_the_state(bottling):
+    state = bottling.core.initial_state.copy()
+    ok, _, _ = bottling.core.apply(state, bottling.core.eai_action("OPEN", ["fridge_97"]))
+    assert ok
+    assert "['open', 'fridge_97']" in state_text(bottling, state)
+    assert "['open', 'fridge_97']" not in state_text(bottling)
+
+
+def test_schematic_image_is_a_deterministic_rgb_array(bottling):
+    pytest.importorskip("matplotlib")
+    a = schematic_image(bottling)
+    b = schematic_image(bottling)
+    assert a.dtype == np.uint8 and a.ndim == 3 and a.shape[2] == 3 and min(a.shape[:2]) > 100
+    assert np.array_equal(a, b)
+    assert a.std() > 10                                      # a drawing, not a blank page
+    obs = observe(bottling, ("text", "schematic"))
+    assert isinstance(obs, Observation) and obs.image_kind == "schematic"
+    assert [p["type"] for p in obs.parts()] == ["image", "text"]
+
+
+def test_observation_kinds_are_checked(bottling):
+    with pytest.raises(ValueError, match="unknown observation kind"):
+        observe(bottling, ("text", "smell"))
+    with pytest.raises(ValueError, match="not both"):
+        observe(bottling, ("schematic", "rgb"))
+    with pytest.raises(ValueError, match="physics world"):
+        observe(bottling, ("rgb",))
+
+
+def test_rgb_observation_needs_a_render_device(bottling):
+    pytest.importorskip("sapien")
+    from emx.sim.evaluate import world_for
+    from emx.sim.render import render_available
+    from emx.sim.world import PhysicsUnavailable
+
+    world = world_for(bottling)
+    ok, why = render_available()
+    if ok:
+        img = observe(bottling, ("rgb",), world=world).image
+        assert img.shape == (224, 224, 3) and img.dtype == np.uint8
+    else:
+        with pytest.raises(PhysicsUnavailable, match="render device"):
+            observe(bottling, ("rgb",), world=world)
+
+
+# ---------------------------------------------------------------- one episode
+def test_failure_feedback_then_recovery(bottling):
+    ep = ClosedLoopEpisode(bottling, max_turns=10)
+    turn = ep.step('[{"action": "RIGHT_GRASP", "object": "strawberry_0"}]')   # inside the closed fridge
+    assert not turn.done and turn.parsed and not turn.steps[0].ok
+    assert turn.feedback.startswith("failed (") and "fridge_97" in turn.feedback
+    assert ep.messages[-1] == {"role": "user", "content": turn.feedback}
+    turn = ep.step('[{"action": "OPEN", "object": "fridge_97"}]')
+    assert turn.steps[0].ok and "now true: ['open', 'fridge_97']" in turn.feedback
+    turn = ep.step('[{"action": "RIGHT_GRASP", "object": "strawberry_0"}]')
+    assert turn.steps[0].ok                                    # the policy recovered
+    r = ep.result("default")
+    assert r.plan_length == 3 and r.executed == 2 and r.executability == pytest.approx(2 / 3)
+    assert r.first_error != "none" and r.format_ok
+
+
+def test_unparseable_turns_and_done(bottling):
+    ep = ClosedLoopEpisode(bottling, max_turns=10)
+    turn = ep.step("I think I should open the fridge first.")
+    assert not turn.parsed and not turn.done and turn.feedback.startswith("could not read an action")
+    ep.step('[{"action": "OPEN", "object": "fridge_97"}]')
+    turn = ep.step('[{"action": "DONE"}]')
+    assert turn.done and ep.end_reason == "policy_done"
+    r = ep.result("default")
+    assert r.format_ok and r.executability == pytest.approx(0.5)   # one action ran, one turn unreadable
+    with pytest.raises(RuntimeError, match="episode is over"):
+        ep.step("[]")
+
+
+def test_an_episode_with_no_action_is_a_format_failure(bottling):
+    ep = ClosedLoopEpisode(bottling, max_turns=3)
+    for _ in range(3):
+        ep.step("garbage")
+    assert ep.done and ep.end_reason == "turn_budget"
+    r = ep.result("embomatrix")
+    assert not r.format_ok and r.error_type == "format" and r.reward == -1.0
+
+
+def test_the_goal_ends_the_episode_with_the_plan_mode_reward(eai_tasks):
+    """An oracle played a turn at a time scores what the whole oracle plan scores."""
+    for task in eai_tasks[:12]:
+        plan, _ = oracle_plan(task)
+        if not plan:
+            continue
+        ep = ClosedLoopEpisode(task, max_turns=len(plan) + 2)
+        for text in plan_turns(plan):
+            if ep.done:
+                break
+            ep.step(text)
+        assert ep.end_reason == "success"
+        whole = emx.evaluate(task, plan, reward="default")
+        mine = ep.result("default")
+        assert mine.success and mine.reward == pytest.approx(whole.reward)
+        assert mine.plan_length == whole.plan_length and mine.objects_named == whole.objects_named
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(st.text(max_size=200), st.binary(max_size=100).map(lambda b: b.decode("latin-1")),
+                          st.sampled_from(['[{"action": "OPEN", "object": "fridge_97"}]', "done", '{"action": 3}',
+                                           '[{"action": "RIGHT_GRASP", "object": "fridge_97\\"]"}]', "[[[[[[["])),
+                min_size=1, max_size=6))
+def test_no_model_output_crashes_an_episode(bottling, answers):
+    ep = ClosedLoopEpisode(bottling, max_turns=4)
+    for a in answers:
+        if ep.done:
+            break
+        turn = ep.step(a)
+        assert isinstance(turn.feedback, str)
+    r = ep.result("default")
+    assert -1.0 <= r.reward <= 3.0
+
+
+def test_turn_rewards_sum_to_progress_and_the_episode_reward(bottling):
+    ep = ClosedLoopEpisode(bottling, max_turns=10)
+    ep.step("nonsense")
+    ep.step('[{"action": "OPEN", "object": "fridge_97"}]')
+    ep.step("done")
+    cfg = emx._core.reward_preset("default")
+    rewards = ep.turn_rewards(cfg)
+    assert len(rewards) == 3 and rewards[0] == pytest.approx(-0.1)
+    start = bottling.core.check(bottling.core.initial_state)[1]
+    assert sum(rewards) == pytest.approx(ep.turns[-1].goal_fraction - start - 0.1 + ep.score().reward(cfg))
+
+
+def test_bad_episode_settings_are_refused(bottling):
+    with pytest.raises(ValueError, match="unit"):
+        ClosedLoopEpisode(bottling, unit="word")
+    with pytest.raises(ValueError, match="max_turns"):
+        ClosedLoopEpisode(bottling, max_turns=0)
+
+
+# ---------------------------------------------------------------- many episodes
+def test_oracle_closed_loop_on_the_eai_tasks(eai_tasks):
+    report = run_closed_loop(eai_tasks, OraclePolicy(), reward="default", max_turns=64)
+    s = report.summary()
+    assert s["n"] == 100 and s["success_rate"] >= 0.9
+    assert {e["end"] for e in report.episodes} <= {"success", "policy_done", "turn_budget"}
+
+
+def test_plans_file_is_replayed_one_action_a_turn(tmp_path, bottling):
+    plan, _ = oracle_plan(bottling)
+    path = tmp_path / "plans.jsonl"
+    path.write_text(json.dumps({"task": bottling.id, "plan": plan}) + "\n")
+    eps = run_episodes([bottling], FilePolicy(path), max_turns=40)
+    assert eps[0].end_reason == "success" and len(eps[0].turns) == len(plan)
+
+
+def test_physics_closed_loop_matches_symbolic(eai_tasks):
+    pytest.importorskip("sapien")
+    tasks = [t for t in eai_tasks if "bottling_fruit" in t.id or "boxing_books" in t.id]
+    sym = run_closed_loop(tasks, OraclePolicy(), mode="symbolic").summary()
+    phy = run_closed_loop(tasks, OraclePolicy(), mode="physics").summary()
+    assert phy["success_rate"] == sym["success_rate"] == 1.0
+
+
+def test_physics_episode_feedback_and_schematic_follow_the_world(bottling):
+    pytest.importorskip("sapien")
+    ep = ClosedLoopEpisode(bottling, mode="physics", observations=("text", "schematic"), max_turns=5)
+    first = ep.messages[0]["content"]
+    assert first[0]["type"] == "image"
+    ep.step('[{"action": "OPEN", "object": "fridge_97"}, {"action": "RIGHT_GRASP", "object": "peach_0"}]')
+    after = ep.messages[-1]["content"]
+    assert after[0]["type"] == "image" and "ok: " in after[1]["text"]
+    assert not np.array_equal(first[0]["image"], after[0]["image"])   # the peach moved with the hand
+
+
+# ---------------------------------------------------------------- a served model over real HTTP
+@pytest.fixture()
+def chat_server(bottling):
+    """A stand-in for a remote chat model (the one thing that cannot run here): it answers the
+    oracle's next action, and records what it was sent."""
+    plan, _ = oracle_plan(bottling)
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def _send(self, obj):
+            body = json.dumps(obj).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            self._send({"data": [{"id": "stub"}]})
+
+        def do_POST(self):
+            req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append(req)
+            k = sum(1 for m in req["messages"] if m["role"] == "assistant")
+            answer = "<think>next step</think>" + json.dumps(plan[k: k + 1] or [{"action": "DONE"}])
+            self._send({"choices": [{"message": {"content": answer}}]})
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}", seen, plan
+    srv.shutdown()
+
+
+def test_openai_policy_closed_loop_sends_images_and_history(chat_server, bottling):
+    pytest.importorskip("matplotlib")
+    from emx.policy.openai_policy import OpenAICompatiblePolicy
+
+    url, seen, plan = chat_server
+    policy = OpenAICompatiblePolicy(url, "stub", observations=("text", "schematic"), retries=0)
+    eps = run_episodes([bottling], policy, max_turns=len(plan) + 2)
+    assert eps[0].end_reason == "success" and len(seen) == len(plan)
+    last = seen[-1]["messages"]
+    assert len(last) == 2 * len(plan) - 1                      # the whole conversation, every turn
+    first_user = last[0]["content"]
+    assert first_user[0]["type"] == "image_url" and first_user[0]["image_url"]["url"].startswith("data:image/png;base64,")
+
+
+# ---------------------------------------------------------------- CLI
+def _emx(*args):
+    return subprocess.run([sys.executable, "-m", "emx.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_cli_eval_closed_loop_json():
+    p = _emx("eval", "--tasks", "eai-behavior", "--policy", "oracle", "--episode", "closed-loop", "--limit", "5",
+             "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["n"] == 5 and out["success_rate"] == 1.0
+    assert out["episode"]["kind"] == "closed-loop" and out["episode"]["ended"] == {"success": 5}
+    assert all(row["turns"] == row["plan_length"] for row in out["per_task"])
+
+
+def test_cli_closed_loop_refuses_worker_processes():
+    p = _emx("eval", "--tasks", "eai-behavior", "--policy", "oracle", "--episode", "closed-loop", "--workers", "2",
+             "--limit", "2")
+    assert p.returncode == 2 and "closed-loop episodes run in this process" in p.stderr
