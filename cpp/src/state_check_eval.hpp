@@ -496,32 +496,32 @@ EMX_SC_HD Summary evaluate_program(const ProgramView& p, const uint8_t* atom_tru
           cols_any += any;
         }
         t = rows_any >= want && cols_any >= want;
-        // goal.cpp's best_pairs: cells in order of ratio (descending), ties by
-        // index; take a cell when its row and column are free, until `want`.
+        // goal.cpp's best_pairs walks the cells by ratio (descending, ties by
+        // index) and takes a cell when its row and column are free, until
+        // `want`. The cells it skips stay blocked, so each cell it takes is the
+        // best free cell at that moment: `want` scans of the free cells pick
+        // the same ones, without sorting.
         for (int32_t k = 0; k < rows + cols; ++k) x.u(k) = 0;
         int32_t picked = 0;
-        Frac prev_f{0, 1};
-        int32_t prev = -1;
         while (picked < want) {
-          // The next cell of the order after `prev`.
-          int32_t next = -1;
-          Frac next_f{0, 1};
-          for (int32_t k = 0; k < n; ++k) {
-            const Frac fk = frac_of(x.s(kid[k]));
-            const bool after = prev < 0 || frac_gt(prev_f, fk) || (frac_eq(fk, prev_f) && k > prev);
-            if (after && (next < 0 || frac_gt(fk, next_f))) {  // equal ratios: the lower index came first
-              next = k;
-              next_f = fk;
+          int32_t best = -1, best_r = 0, best_c = 0;
+          Frac best_f{0, 1};
+          for (int32_t r = 0; r < rows; ++r) {
+            if (x.u(r)) continue;
+            for (int32_t c = 0; c < cols; ++c) {
+              if (x.u(rows + c)) continue;
+              const int32_t k = r * cols + c;
+              const Frac fk = frac_of(x.s(kid[k]));
+              if (best < 0 || frac_gt(fk, best_f)) {  // equal ratios: the lower index came first
+                best = k, best_r = r, best_c = c;
+                best_f = fk;
+              }
             }
           }
-          if (next < 0) break;
-          prev = next;
-          prev_f = next_f;
-          const int32_t r = next / cols, c = next % cols;
-          if (x.u(r) || x.u(rows + c)) continue;
-          x.u(r) = 1;
-          x.u(rows + c) = 1;
-          const Score cell = x.s(kid[next]);
+          if (best < 0) break;
+          x.u(best_r) = 1;
+          x.u(rows + best_c) = 1;
+          const Score cell = x.s(kid[best]);
           sat += cell.sat;
           total += total_of(cell);
           ++picked;
