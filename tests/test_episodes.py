@@ -282,3 +282,21 @@ def test_cli_closed_loop_refuses_worker_processes():
     p = _emx("eval", "--tasks", "eai-behavior", "--policy", "oracle", "--episode", "closed-loop", "--workers", "2",
              "--limit", "2")
     assert p.returncode == 2 and "closed-loop episodes run in this process" in p.stderr
+
+
+def test_cli_scores_hierarchical_answers_level_by_level(tmp_path, bottling):
+    plan, _ = oracle_plan(bottling)
+    answer = json.dumps({"reasoning": "The fruit is in the fridge; open it, take the fruit out and slice it "
+                                      "before putting the slices in the jars.",
+                         "subgoals": ["(open fridge_97)"], "actions": plan})
+    path, plain = tmp_path / "plans.jsonl", tmp_path / "plain.jsonl"
+    path.write_text(json.dumps({"task": bottling.id, "plan": answer}) + "\n")
+    plain.write_text(json.dumps({"task": bottling.id, "plan": plan}) + "\n")
+    flat = json.loads(_emx("eval", "--tasks", BOTTLING, "--policy", f"file:{plain}", "--json").stdout)
+    p = _emx("eval", "--tasks", BOTTLING, "--policy", f"file:{path}", "--scoring", "hierarchical", "--json")
+    assert p.returncode == 0, p.stderr
+    levels = json.loads(p.stdout)
+    assert levels["success_rate"] == flat["success_rate"] == 1.0
+    assert levels["hierarchy"]["reasoning"] > 0.5 and levels["hierarchy"]["subgoals_valid"] == 1.0
+    assert levels["hierarchy"]["subgoals_achieved_in_order"] == 1.0
+    assert levels["mean_reward"] > flat["mean_reward"]

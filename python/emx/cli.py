@@ -108,6 +108,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
             report = run_closed_loop(tasks, policy, reward=args.reward, mode=args.mode, unit=args.unit,
                                      max_turns=args.max_turns, progress=advance)
         elif args.ray or args.workers > 0:
+            from emx.eval.runner import scoring_of
+
+            if scoring_of(policy, args.scoring) == "hierarchical":
+                raise ValueError("hierarchical scoring runs in this process: drop --workers/--ray")
             # Worker processes (or Ray actors) driven by the C++ rollout scheduler.
             from emx.rollout.eval import run_eval_rollout
 
@@ -119,7 +123,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             report = run_eval_rollout(tasks, policy, reward=args.reward, mode=args.mode, workers=workers,
                                       progress=advance)
         else:
-            report = run_eval(tasks, policy, reward=args.reward, mode=args.mode, progress=advance)
+            report = run_eval(tasks, policy, reward=args.reward, mode=args.mode, progress=advance, scoring=args.scoring)
     summary = report.summary()
     if args.episode == "closed-loop":
         from collections import Counter
@@ -144,6 +148,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
                      + ([("mean turns", f"{summary['episode']['mean_turns']:.1f}"),
                          ("ended by", ", ".join(f"{k} {v}" for k, v in summary["episode"]["ended"].items()))]
                         if "episode" in summary else [])))
+    if summary.get("hierarchy"):
+        out.print(_table("hierarchical levels (mean score)", ("level", "score"),
+                         [(k.replace("_", " "), f"{v:.3f}") for k, v in summary["hierarchy"].items()]))
     if summary["errors"]:
         out.print(_table("errors by type", ("type", "count"), [(k, str(v)) for k, v in summary["errors"].items()]))
     return 0
@@ -236,6 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--unit", choices=["action", "subtask"], default="action",
                    help="closed-loop: what one turn is (subtask: WALL-OSS-style next sub-task with its actions)")
     e.add_argument("--max-turns", type=int, default=64, help="closed-loop: the turn budget of an episode")
+    e.add_argument("--scoring", choices=["auto", "plan", "hierarchical"], default="auto",
+                   help="hierarchical: score reasoning, sub-goals and actions level by level (auto: what the "
+                        "policy's answers are; wall: policies are hierarchical)")
     e.add_argument("--reward", choices=["embomatrix", "eai", "default"], default="default")
     e.add_argument("--limit", type=int, default=None)
     e.add_argument("--json", action="store_true")

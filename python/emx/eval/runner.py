@@ -6,6 +6,8 @@ released) so a progress bar can advance between chunks.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +24,7 @@ class EvalReport:
     reward: str
     mode: str
     results: list[Result] = field(default_factory=list)
+    levels: dict[str, float] = field(default_factory=dict)   # hierarchical scoring: mean score per level
 
     @property
     def n(self) -> int:
@@ -44,6 +47,7 @@ class EvalReport:
             "executability": self._mean("executability"),
             "mean_reward": self._mean("reward"),
             "errors": self.errors(),
+            **({"hierarchy": dict(self.levels)} if self.levels else {}),
             "per_task": [
                 {
                     "task": r.task_id,
@@ -60,13 +64,42 @@ class EvalReport:
         }
 
 
+SCORINGS = ("auto", "plan", "hierarchical")
+
+
+def scoring_of(policy: Policy, scoring: str = "auto") -> str:
+    """How a policy's answers are scored: as plans, or level by level (reasoning -> sub-goals ->
+    actions, emx.hierarchy) for policies whose answers say they are hierarchical."""
+    if scoring not in SCORINGS:
+        raise ValueError(f"unknown scoring {scoring!r} (expected one of {', '.join(SCORINGS)})")
+    if scoring != "auto":
+        return scoring
+    return getattr(policy, "answers", "plan")
+
+
 def run_eval(tasks: Sequence[Task], policy: Policy, reward: str = "default", mode: str = "symbolic",
-             workers: int = 0, chunk: int = 16, progress: Callable[[int], None] | None = None) -> EvalReport:
+             workers: int = 0, chunk: int = 16, progress: Callable[[int], None] | None = None,
+             scoring: str = "auto") -> EvalReport:
     report = EvalReport(policy=policy.name, reward=reward, mode=mode)
+    hierarchical = scoring_of(policy, scoring) == "hierarchical"
+    levels: list[dict[str, float]] = []
     for start in range(0, len(tasks), chunk):
         batch = list(tasks[start:start + chunk])
         plans = policy.plan(batch)
-        report.results += evaluate_batch(batch, plans, reward=reward, threads=workers, keep_trace=True, mode=mode)
+        if hierarchical:
+            from ..hierarchy import evaluate_hierarchical_batch
+
+            texts = [p if isinstance(p, str) else json.dumps(p, default=str) for p in plans]
+            for h in evaluate_hierarchical_batch(batch, texts, mode=mode, reward=reward):
+                # the action level's components, with the total of every level as the reward
+                report.results.append(dataclasses.replace(h.actions, reward=h.reward))
+                levels.append({"reasoning": h.reasoning, "subgoals_valid": h.subgoals_valid,
+                               "subgoals_achieved_in_order": h.subgoals_achieved_in_order,
+                               "goal_aligned": h.goal_aligned})
+        else:
+            report.results += evaluate_batch(batch, plans, reward=reward, threads=workers, keep_trace=True, mode=mode)
         if progress:
             progress(len(batch))
+    if levels:
+        report.levels = {k: sum(d[k] for d in levels) / len(levels) for k in levels[0]}
     return report

@@ -1,0 +1,162 @@
+"""A WALL-OSS-style hierarchical policy (``wall:MODEL_DIR[#next_subtask]``): any local LLM or VLM
+served by vLLM's offline engine, prompted for the three-level answer (``query="plan"``) or for
+the next sub-task only (``query="next_subtask"``).
+
+Only the model's text head is used: emx sends text prompts and reads text back. ``model_dir`` may
+also be the URL of an OpenAI-compatible chat server (``http://HOST:PORT[/v1]``; the model name
+from ``EMX_OPENAI_MODEL`` or the server's first model, the key from ``$OPENAI_API_KEY``) for a
+checkpoint vLLM cannot load itself; a request that fails gives "" (a format failure). ``plan(tasks)``
+returns the raw answers, to be scored with `evaluate_hierarchical` (plan query) or read with
+`parse_next_subtask`; ``respond(conversations)`` continues closed-loop conversations (lists of
+``{"role", "content"}`` messages) for an episode runner. As with `VLLMPolicy`, a script that uses
+this policy must guard its entry point with ``if __name__ == "__main__":`` (vLLM starts an
+engine process).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from ..policy.vllm_policy import chat_prompt, create_llm, load_tokenizer
+from ..task import Task
+from .prompts import hierarchical_prompt, next_subtask_prompt
+
+__all__ = ["WallOSSStylePolicy", "QUERIES"]
+
+QUERIES = ("plan", "next_subtask")
+
+
+class WallOSSStylePolicy:
+    observations = ("text",)
+
+    def __init__(self, model_dir: str | os.PathLike, *, query: str = "plan", temperature: float = 0.0,
+                 top_p: float = 1.0, max_tokens: int = 1024, stop: Sequence[str] | None = None, seed: int = 0,
+                 use_chat_template: bool = True, system_prompt: str | None = None, llm: Any = None,
+                 **engine_kwargs: Any) -> None:
+        if query not in QUERIES:
+            raise ValueError(f"unknown query {query!r} (expected one of {', '.join(QUERIES)})")
+        self.model = str(model_dir)
+        self.query = query
+        # `emx eval` scores whole answers level by level (emx.eval.runner.scoring_of)
+        self.answers = "hierarchical" if query == "plan" else "plan"
+        self.name = f"wall:{self.model}" + ("#next_subtask" if query == "next_subtask" else "")
+        self.temperature = temperature
+        self.top_p = top_p
+        self.max_tokens = int(max_tokens)
+        self.stop = list(stop or [])
+        self.seed = seed
+        self.use_chat_template = use_chat_template
+        self.system_prompt = system_prompt
+        self._llm = llm
+        self._engine_kwargs = engine_kwargs
+        self._tokenizer = None
+        self._own_decode = False
+        self._server = None
+        if self.model.startswith(("http://", "https://")):
+            from ..policy.openai_policy import OpenAICompatiblePolicy
+
+            self._server = OpenAICompatiblePolicy(self.model, temperature=temperature, max_tokens=self.max_tokens,
+                                                  stop=self.stop, seed=seed)
+
+    @property
+    def errors(self) -> dict[str, str]:
+        """Server mode: the reason of each failed request, by conversation index."""
+        return self._server.errors if self._server is not None else {}
+
+    @property
+    def llm(self):
+        if self._llm is None:
+            self._llm = create_llm(self.model, seed=self.seed, **self._engine_kwargs)
+        return self._llm
+
+    @property
+    def tokenizer(self):
+        if self._tokenizer is None:
+            self._tokenizer = load_tokenizer(self.model)
+            # vLLM's detokenizer loads the tokenizer its own way; decode here when ours is special
+            self._own_decode = type(self._tokenizer).__name__ in ("PreTrainedTokenizerFast", "TokenizersBackend")
+        return self._tokenizer
+
+    def task_prompt(self, task: Task) -> str:
+        return next_subtask_prompt(task) if self.query == "next_subtask" else hierarchical_prompt(task)
+
+    def initial_conversation(self, task: Task) -> list[dict[str, str]]:
+        """The first turn(s) of a closed-loop conversation about `task`."""
+        messages = [{"role": "user", "content": self.task_prompt(task)}]
+        if self.system_prompt:
+            messages.insert(0, {"role": "system", "content": self.system_prompt})
+        return messages
+
+    def _render(self, messages: Sequence[dict[str, str]]) -> str:
+        tok = self.tokenizer
+        if self.use_chat_template and getattr(tok, "chat_template", None):
+            return tok.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+        if len(messages) == 1:
+            return chat_prompt(tok, messages[0]["content"], use_chat_template=False)
+        return "\n\n".join(f"{m['role']}: {m['content']}" for m in messages) + "\n\nassistant:"
+
+    def _generate(self, texts: list[str]) -> list[str]:
+        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
+
+        if not texts:
+            return []
+        tok = self.tokenizer
+        prompts = [TokensPrompt(prompt_token_ids=list(tok(t, add_special_tokens=False)["input_ids"])) for t in texts]
+        params = [SamplingParams(n=1, temperature=self.temperature, top_p=self.top_p if self.temperature > 0 else 1.0,
+                                 max_tokens=self.max_tokens, stop=self.stop or None, seed=self.seed + i)
+                  for i in range(len(texts))]
+        outs = self.llm.generate(prompts, params, use_tqdm=False)
+        result = []
+        for out in outs:
+            if not out.outputs:
+                result.append("")
+                continue
+            c = out.outputs[0]
+            result.append(tok.decode(list(c.token_ids), skip_special_tokens=True) if self._own_decode else c.text)
+        return result
+
+    def _ask_server(self, conversations: list[list[dict[str, str]]]) -> list[str]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        server = self._server
+        _ = server.model  # resolve once, before the threads start
+
+        def one(item: tuple[int, list[dict[str, str]]]) -> str:
+            i, messages = item
+            body: dict[str, Any] = {"model": server.model, "messages": messages, "temperature": self.temperature,
+                                    "max_tokens": self.max_tokens}
+            if self.stop:
+                body["stop"] = self.stop
+            if self.seed is not None:
+                body["seed"] = self.seed + i
+            try:
+                content = server._request("POST", "/chat/completions", body)["choices"][0]["message"].get("content")
+                return content if isinstance(content, str) else ""
+            except Exception as e:  # noqa: BLE001 - a failed request is a format failure, not a crash
+                server.errors[str(i)] = f"{type(e).__name__}: {e}"
+                return ""
+
+        with ThreadPoolExecutor(max_workers=max(1, min(server.concurrency, len(conversations)))) as pool:
+            return list(pool.map(one, enumerate(conversations)))
+
+    def _answer(self, conversations: list[list[dict[str, str]]]) -> list[str]:
+        if not conversations:
+            return []
+        if self._server is not None:
+            return self._ask_server(conversations)
+        return self._generate([self._render(conv) for conv in conversations])
+
+    def plan(self, tasks: Sequence[Task]) -> list[str]:
+        """One raw answer per task to this policy's query."""
+        return self._answer([self.initial_conversation(t) for t in tasks])
+
+    def respond(self, conversations: Sequence[Sequence[dict[str, str]]]) -> list[str]:
+        """The next assistant turn of each conversation (``[{"role", "content": str}, ...]``)."""
+        for conv in conversations:
+            for m in conv:
+                if not isinstance(m, dict) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
+                    raise ValueError('each message must be {"role": str, "content": str}')
+        return self._answer([list(conv) for conv in conversations])

@@ -1,0 +1,147 @@
+"""GRPO over closed-loop episodes with the tiny model and vLLM: a shortened run, and the masks
+that keep emx's feedback tokens out of the loss."""
+
+import json
+
+import pytest
+
+pytest.importorskip("vllm")
+torch = pytest.importorskip("torch")
+
+from emx.train import Trainer, preset  # noqa: E402
+from emx.train.closed_loop import FeedbackTokens, turn_advantages  # noqa: E402
+
+STEPS = 3
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("closed_loop")
+    trainer = Trainer(preset("tiny-closed-loop-ci", out=str(out), max_steps=STEPS, trainer_threads=1))
+    summary = trainer.run()
+    yield trainer, summary
+    trainer.close()
+
+
+def _rows(path, kind):
+    return [r for r in map(json.loads, open(path)) if r.get("kind") == kind]
+
+
+def test_closed_loop_run_writes_metrics_and_plays_episodes(run):
+    trainer, summary = run
+    train = _rows(trainer.out / "metrics.jsonl", "train")
+    assert [r["step"] for r in train] == list(range(1, STEPS + 1))
+    for r in train:
+        assert 1 <= r["turns"] <= trainer.config.max_turns
+        assert r["policy_tokens"] > 0 and r["env_tokens"] > 0
+        assert 0.0 <= r["episodes_completed"] <= 1.0
+    assert summary["final_eval"]["eval_n"] == 16 and summary["final_eval"]["eval_turns"] >= 1
+    assert (trainer.out / "curves.png").is_file()
+
+
+def test_sft_demonstrations_are_real_episodes_with_masked_feedback(run):
+    from emx.train.closed_loop import sft_examples
+    from emx.train.tiny_tasks import household_tasks
+
+    trainer, _ = run
+    examples = sft_examples(trainer, household_tasks(8, 3))
+    assert examples
+    tok = trainer.tokenizer
+    multi_turn = 0
+    for ids, start, mask in examples:
+        assert len(ids) == start + len(mask) and 1 in mask
+        policy_text = tok.decode([t for t, m in zip(ids[start:], mask) if m], skip_special_tokens=True)
+        env_text = tok.decode([t for t, m in zip(ids[start:], mask) if not m], skip_special_tokens=True)
+        assert '"action"' in policy_text and '"action"' not in env_text
+        if policy_text.count('"action"') > 1:         # feedback between the turns, never learnt
+            multi_turn += 1
+            assert 0 in mask and "ok: " in env_text
+    assert multi_turn > 0
+
+
+def test_sampled_episodes_mask_exactly_the_environment_tokens(run):
+    trainer, _ = run
+    batch = trainer.sample_batch(99)
+    fb = trainer._feedback_tokens
+    for g in range(len(batch.completions)):
+        for comp, lps, mask, turns in zip(batch.completions[g], batch.logprobs[g], batch.masks[g], batch.turn_ids[g]):
+            assert len(comp) == len(lps) == len(mask) == len(turns)
+            # environment tokens have no behaviour logprob and no turn; policy tokens have both
+            assert all(lp == 0.0 and t == -1 for lp, t, m in zip(lps, turns, mask) if not m)
+            assert all(t >= 0 for t, m in zip(turns, mask) if m)
+            # every run of environment tokens decodes to a feedback turn of the chat template
+            runs, cur = [], []
+            for tok_id, m in zip(comp, mask):
+                if not m:
+                    cur.append(tok_id)
+                elif cur:
+                    runs.append(cur)
+                    cur = []
+            for r in runs:
+                text = trainer.tokenizer.decode(r, skip_special_tokens=False)
+                assert text.startswith(fb.prefix) or text.startswith(fb.eos_text)
+                assert text.endswith(fb.suffix)
+
+
+def test_the_loss_has_no_gradient_through_environment_tokens(run):
+    """Gradient of the learner's loss w.r.t. the logits: zero at every position whose next token
+    emx wrote, non-zero at the policy's."""
+    from emx.train.grpo import clipped_loss, completion_mask, pad_batch, token_logprobs
+
+    trainer, _ = run
+    batch = trainer.sample_batch(98)
+    comp_ids, lps, mask = batch.completions[0][0], batch.logprobs[0][0], batch.masks[0][0]
+    prompt = batch.prompt_ids[0]
+    ids, attn, comp = pad_batch([prompt + comp_ids], [len(prompt)], trainer.tokenizer.pad_token_id)
+    comp = completion_mask(comp, [len(prompt)], [mask])
+    captured = {}
+
+    def hook(_module, _inp, output):
+        output.logits.retain_grad()
+        captured["logits"] = output.logits
+
+    handle = trainer.model.register_forward_hook(hook)
+    try:
+        logp = token_logprobs(trainer.model, ids, attn, trainer.config.temperature)
+    finally:
+        handle.remove()
+    old = torch.zeros(comp.shape)
+    old[0, len(prompt) - 1: len(prompt) - 1 + len(lps)] = torch.tensor(lps)
+    loss, st = clipped_loss(logp, old, torch.ones(1), comp, int(sum(mask)))
+    loss.backward()
+    grad = captured["logits"].grad[0, :-1].abs().sum(-1)         # position t predicts token t+1
+    trainer.model.zero_grad(set_to_none=True)
+    env_pos = [len(prompt) - 1 + j for j, m in enumerate(mask) if not m]
+    pol_pos = [len(prompt) - 1 + j for j, m in enumerate(mask) if m]
+    assert env_pos and pol_pos and st.tokens == sum(mask)
+    assert float(grad[env_pos].max()) == 0.0
+    assert float(grad[pol_pos].min()) > 0.0
+
+
+def test_turn_credit_normalises_returns_over_the_group():
+    rewards = [[0.5, 0.0, 1.0], [-0.1, 0.2]]                      # two episodes' per-turn rewards
+    turn_ids = [[0, 0, -1, 1, -1, 2], [0, -1, 1, 1]]
+    masks = [[1, 1, 0, 1, 0, 1], [1, 0, 1, 1]]
+    adv = turn_advantages(rewards, turn_ids, masks)
+    returns = torch.tensor([1.5, 1.0, 1.0, 0.1, 0.2], dtype=torch.float64)
+    z = ((returns - returns.mean()) / (returns.std(unbiased=False) + 1e-6)).tolist()
+    assert adv[0] == pytest.approx([z[0], z[0], 0.0, z[1], 0.0, z[2]])
+    assert adv[1] == pytest.approx([z[3], 0.0, z[4], z[4]])
+    flat = turn_advantages([[1.0], [1.0]], [[0], [0]], [[1], [1]])
+    assert flat == [[0.0], [0.0]]                                 # equal returns: no signal
+
+
+def test_feedback_tokens_work_with_another_chat_template(run):
+    """Not only ChatML: the text between turns is found from the template itself."""
+    import copy
+
+    trainer, _ = run
+    tok = copy.deepcopy(trainer.tokenizer)
+    tok.chat_template = ("{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}<|im_end|>{% endfor %}"
+                         "{% if add_generation_prompt %}[assistant] {% endif %}")
+    fb = FeedbackTokens(tok)
+    assert fb.prefix == "[user] " and fb.suffix == "<|im_end|>[assistant] " and fb.ends_with_eos
+    ids = fb.ids("ok: OPEN(fridge_1)", [5, tok.eos_token_id])
+    assert tok.decode(ids) == "[user] ok: OPEN(fridge_1)<|im_end|>[assistant] "
+    cut = fb.ids("ok", [5, 6])                                    # a turn cut at max tokens is closed first
+    assert tok.decode(cut).startswith("<|im_end|>[user] ok")
