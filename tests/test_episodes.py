@@ -300,3 +300,23 @@ def test_cli_scores_hierarchical_answers_level_by_level(tmp_path, bottling):
     assert levels["hierarchy"]["reasoning"] > 0.5 and levels["hierarchy"]["subgoals_valid"] == 1.0
     assert levels["hierarchy"]["subgoals_achieved_in_order"] == 1.0
     assert levels["mean_reward"] > flat["mean_reward"]
+
+
+def test_subtask_episodes_check_each_named_subgoal(bottling):
+    """unit="subtask": one WALL-OSS-style next sub-task a turn, its sub-goal checked after it."""
+    plan, _ = oracle_plan(bottling)
+    ep = ClosedLoopEpisode(bottling, unit="subtask", max_turns=10)
+    assert "sub-task" in ep.messages[0]["content"].lower() or "subtask" in ep.messages[0]["content"].lower()
+    turn = ep.step(json.dumps({"subtask": "open the fridge", "subgoal": "(open fridge_97)",
+                               "actions": [{"action": "OPEN", "object": "fridge_97"}]}))
+    assert turn.subgoal_holds is True and "sub-goal (open fridge_97): holds" in turn.feedback
+    turn = ep.step(json.dumps({"subtask": "take the peach", "subgoal": "(ontop peach_0 countertop_84)",
+                               "actions": [{"action": "RIGHT_GRASP", "object": "peach_0"}]}))
+    assert turn.subgoal_holds is False and "does not hold" in turn.feedback
+    turn = ep.step("no idea")
+    assert not turn.parsed and "could not read" in turn.feedback
+    rest = [a for a in plan if a != {"action": "OPEN", "object": "fridge_97"}]
+    turn = ep.step(json.dumps({"subtask": "finish", "actions": rest[:0] or [{"action": "RIGHT_RELEASE", "object": "peach_0"}]}))
+    assert turn.parsed and turn.subgoal_holds is None
+    turn = ep.step(json.dumps({"done": True}))
+    assert turn.done and ep.end_reason == "policy_done"

@@ -145,3 +145,19 @@ def test_feedback_tokens_work_with_another_chat_template(run):
     assert tok.decode(ids) == "[user] ok: OPEN(fridge_1)<|im_end|>[assistant] "
     cut = fb.ids("ok", [5, 6])                                    # a turn cut at max tokens is closed first
     assert tok.decode(cut).startswith("<|im_end|>[user] ok")
+
+
+def test_vllm_policy_plays_closed_loop_episodes(run):
+    """emx eval --episode closed-loop with a vllm: policy: the chat history goes back to the model
+    every turn; whatever it says is scored."""
+    from emx.episodes import run_closed_loop
+    from emx.policy.vllm_policy import VLLMPolicy
+    from emx.train.tiny_tasks import household_tasks
+
+    trainer, _ = run
+    policy = VLLMPolicy(str(trainer.out / "final"), max_tokens=32, llm=trainer.llm)
+    assert policy.prompt_format == "compact"                 # from the trained model's emx_policy.json
+    report = run_closed_loop(household_tasks(4, 5), policy, reward="default", max_turns=3)
+    s = report.summary()
+    assert s["n"] == 4 and all(1 <= e["turns"] <= 3 for e in report.episodes)
+    assert all(-1.0 <= r["reward"] <= 3.0 for r in s["per_task"])

@@ -10,7 +10,6 @@ physics episodes step a SAPIEN ``PhysicsWorld`` (restored to its settled initial
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from collections.abc import Sequence

@@ -19,7 +19,6 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from .. import _core
 from ..episodes import ClosedLoopEpisode
