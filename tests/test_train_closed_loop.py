@@ -161,3 +161,20 @@ def test_vllm_policy_plays_closed_loop_episodes(run):
     s = report.summary()
     assert s["n"] == 4 and all(1 <= e["turns"] <= 3 for e in report.episodes)
     assert all(-1.0 <= r["reward"] <= 3.0 for r in s["per_task"])
+
+
+def test_cli_json_stays_clean_with_a_vllm_engine(run):
+    """vLLM (and its engine process) log to stdout; with --json stdout still holds one JSON object."""
+    import os
+    import subprocess
+    import sys
+
+    trainer, _ = run
+    env = dict(os.environ, HF_HUB_OFFLINE="1", VLLM_LOGGING_LEVEL="INFO")
+    p = subprocess.run([sys.executable, "-m", "emx.cli", "eval", "--tasks", "eai-behavior", "--limit", "2",
+                        "--policy", f"vllm:{trainer.out / 'final'}", "--episode", "closed-loop", "--max-turns", "2",
+                        "--json"], capture_output=True, text=True, timeout=600, env=env)
+    assert p.returncode == 0, p.stderr[-2000:]
+    out = json.loads(p.stdout)                                # the whole of stdout is the object
+    assert out["n"] == 2 and out["episode"]["max_turns"] == 2
+    assert "INFO" in p.stderr                                 # the engine's logs went to stderr

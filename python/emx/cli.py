@@ -4,8 +4,6 @@ prints exactly one JSON object on stdout."""
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from typing import Any
 
@@ -23,7 +21,9 @@ def _progress(disable: bool) -> Progress:
 
 
 def _print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=None, default=str) + "\n")
+    from emx.jsonout import print_json
+
+    print_json(obj)
 
 
 def _table(title: str, header: tuple[str, str], rows: list[tuple[str, str]]) -> Table:
@@ -293,8 +293,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from emx.errors import EmxError
 
+    import contextlib
+
+    from emx.jsonout import json_mode
+
     try:
-        return args.fn(args)
+        with json_mode(restore=False) if getattr(args, "json", False) else contextlib.nullcontext():
+            return args.fn(args)
     except (EmxError, ValueError, FileNotFoundError) as e:
         # Bad input from the user: say what and where, no traceback.
         err.print(f"[red]error:[/] {e}", markup=True, highlight=False)

@@ -16,7 +16,6 @@ Wiring (in emx/cli.py's build_parser): ``from emx.datagen.cli import add_parser;
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
@@ -88,7 +87,9 @@ def _table(title: str, rows: list[tuple[str, str]], header: tuple[str, str] = ("
 
 def _emit(args: argparse.Namespace, obj: dict, human) -> int:
     if args.json:
-        sys.stdout.write(json.dumps(obj, default=str) + "\n")
+        from ..jsonout import print_json
+
+        print_json(obj)
     else:
         human(obj)
     return 0

@@ -19,7 +19,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from ..policy.vllm_policy import chat_prompt, create_llm, load_tokenizer
+from ..policy.vllm_policy import VLLMPolicy, chat_prompt
 from ..task import Task
 from .prompts import hierarchical_prompt, next_subtask_prompt
 
@@ -49,10 +49,11 @@ class WallOSSStylePolicy:
         self.seed = seed
         self.use_chat_template = use_chat_template
         self.system_prompt = system_prompt
-        self._llm = llm
-        self._engine_kwargs = engine_kwargs
-        self._tokenizer = None
-        self._own_decode = False
+        # the engine and tokenizer are the plain vLLM policy's (loaded on first use)
+        self._engine = VLLMPolicy(self.model, prompt_format="eai", temperature=temperature, top_p=top_p,
+                                  max_tokens=self.max_tokens, stop=self.stop, seed=seed,
+                                  use_chat_template=use_chat_template, llm=llm, **engine_kwargs) \
+            if not self.model.startswith(("http://", "https://")) else None
         self._server = None
         if self.model.startswith(("http://", "https://")):
             from ..policy.openai_policy import OpenAICompatiblePolicy
@@ -67,17 +68,11 @@ class WallOSSStylePolicy:
 
     @property
     def llm(self):
-        if self._llm is None:
-            self._llm = create_llm(self.model, seed=self.seed, **self._engine_kwargs)
-        return self._llm
+        return self._engine.llm
 
     @property
     def tokenizer(self):
-        if self._tokenizer is None:
-            self._tokenizer = load_tokenizer(self.model)
-            # vLLM's detokenizer loads the tokenizer its own way; decode here when ours is special
-            self._own_decode = type(self._tokenizer).__name__ in ("PreTrainedTokenizerFast", "TokenizersBackend")
-        return self._tokenizer
+        return self._engine.tokenizer
 
     def task_prompt(self, task: Task) -> str:
         return next_subtask_prompt(task) if self.query == "next_subtask" else hierarchical_prompt(task)
@@ -115,7 +110,7 @@ class WallOSSStylePolicy:
                 result.append("")
                 continue
             c = out.outputs[0]
-            result.append(tok.decode(list(c.token_ids), skip_special_tokens=True) if self._own_decode else c.text)
+            result.append(tok.decode(list(c.token_ids), skip_special_tokens=True) if self._engine._own_decode else c.text)
         return result
 
     def _ask_server(self, conversations: list[list[dict[str, str]]]) -> list[str]:

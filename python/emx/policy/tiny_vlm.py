@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -139,17 +138,13 @@ def build_tiny_qwen2_5_vl(out_dir: str | os.PathLike, seed: int = 0, *, texts: I
     torch.manual_seed(seed)
     model = Qwen2_5_VLForConditionalGeneration(config).to(torch.float32)
 
-    tmp = out.with_name(out.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    model.save_pretrained(tmp, safe_serialization=True)
-    tok.save_pretrained(tmp)
-    (tmp / "preprocessor_config.json").write_text(json.dumps(_image_processor_config(min_pixels, max_pixels), indent=1))
-    (tmp / "chat_template.json").write_text(json.dumps({"chat_template": CHAT_TEMPLATE}))
-    gen = {"eos_token_id": ids["<|im_end|>"], "pad_token_id": ids["<|endoftext|>"], "do_sample": False}
-    (tmp / "generation_config.json").write_text(json.dumps(gen))
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
+    from ..train.checkpoint import atomic_directory
+
+    with atomic_directory(out) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tok.save_pretrained(tmp)
+        (tmp / "preprocessor_config.json").write_text(json.dumps(_image_processor_config(min_pixels, max_pixels), indent=1))
+        (tmp / "chat_template.json").write_text(json.dumps({"chat_template": CHAT_TEMPLATE}))
+        gen = {"eos_token_id": ids["<|im_end|>"], "pad_token_id": ids["<|endoftext|>"], "do_sample": False}
+        (tmp / "generation_config.json").write_text(json.dumps(gen))
     return out

@@ -113,6 +113,17 @@ def on_gpu() -> bool:
         return False
 
 
+def model_positions(model_dir: str | os.PathLike) -> int | None:
+    """The longest sequence a model directory's config allows (max_position_embeddings)."""
+    try:
+        config = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
+        text = config.get("text_config") or config
+        limit = int(text.get("max_position_embeddings") or config.get("max_position_embeddings"))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+    return limit if limit > 0 else None
+
+
 def create_llm(model: str | os.PathLike, *, seed: int = 0, max_model_len: int = 2048,
                gpu_memory_utilization: float | None = None, dtype: str = "auto", enforce_eager: bool | None = None,
                weight_sync: bool = False, processed_logprobs: bool = False, **kwargs: Any):
@@ -130,6 +141,9 @@ def create_llm(model: str | os.PathLike, *, seed: int = 0, max_model_len: int = 
     model = str(model)
     if not Path(model).is_dir():
         raise FileNotFoundError(f"{model}: not a model directory (emx never downloads models)")
+    positions = model_positions(model)
+    if positions is not None and max_model_len > positions:
+        max_model_len = positions   # vLLM refuses a longer context than the model has positions for
     gpu = on_gpu()
     if dtype == "auto":
         dtype = "auto" if gpu else "float32"
@@ -187,6 +201,7 @@ class VLLMPolicy:
         self._prompt_cache: dict[str, list[int]] = {}
         self._tokenizer = None
         self._own_decode = False
+        self.errors: dict[str, str] = {}    # task id (or conversation) -> why no answer was generated
 
     @property
     def llm(self):
@@ -226,12 +241,18 @@ class VLLMPolicy:
         temperature = self.temperature if temperature is None else temperature
         if not tasks:
             return []
-        prompts = [TokensPrompt(prompt_token_ids=self.prompt_ids(t)) for t in tasks]
+        ids = [self.prompt_ids(t) for t in tasks]
+        fits = [i for i, p in enumerate(ids) if self._fits(p, tasks[i].id)]
+        prompts = [TokensPrompt(prompt_token_ids=ids[i]) for i in fits]
         params = [self.sampling_params(n, temperature, None if seed is None else seed + i * max(n, 1), logprobs)
-                  for i in range(len(tasks))]
-        outs = self.llm.generate(prompts, params, use_tqdm=False)
+                  for i in fits]
+        outs = dict(zip(fits, self.llm.generate(prompts, params, use_tqdm=False))) if fits else {}
         result = []
-        for out in outs:
+        for i in range(len(tasks)):
+            out = outs.get(i)
+            if out is None:      # the prompt does not fit the context: an empty (unparseable) answer
+                result.append([Completion("", (), (), "prompt_too_long") for _ in range(n)])
+                continue
             group = []
             for c in out.outputs:
                 lps: tuple[float, ...] = ()
@@ -241,6 +262,14 @@ class VLLMPolicy:
                 group.append(Completion(text, tuple(c.token_ids), lps, str(c.finish_reason)))
             result.append(group)
         return result
+
+    def _fits(self, prompt_ids: Sequence[int], key: str) -> bool:
+        """Whether a prompt leaves room in the engine's context; if not, why is kept in ``errors``."""
+        limit = self.llm.llm_engine.model_config.max_model_len
+        if len(prompt_ids) + 1 <= limit:
+            return True
+        self.errors[key] = f"prompt of {len(prompt_ids)} tokens does not fit the model's context of {limit}"
+        return False
 
     def plan(self, tasks: Sequence[Task]) -> list[str]:
         return [group[0].text if group else "" for group in self.sample(tasks, n=1, seed=self.seed)]
@@ -252,12 +281,15 @@ class VLLMPolicy:
 
         if not conversations:
             return []
-        prompts = [TokensPrompt(prompt_token_ids=chat_ids(self.tokenizer, c)) for c in conversations]
-        params = [self.sampling_params(1, self.temperature, self.seed + i, False) for i in range(len(prompts))]
-        outs = self.llm.generate(prompts, params, use_tqdm=False)
+        ids = [chat_ids(self.tokenizer, c) for c in conversations]
+        fits = [i for i, p in enumerate(ids) if self._fits(p, f"conversation {i}")]
+        prompts = [TokensPrompt(prompt_token_ids=ids[i]) for i in fits]
+        params = [self.sampling_params(1, self.temperature, self.seed + i, False) for i in fits]
+        outs = dict(zip(fits, self.llm.generate(prompts, params, use_tqdm=False))) if fits else {}
         texts = []
-        for out in outs:
-            c = out.outputs[0] if out.outputs else None
+        for i in range(len(conversations)):
+            out = outs.get(i)
+            c = out.outputs[0] if out is not None and out.outputs else None
             if c is None:
                 texts.append("")
                 continue

@@ -9,9 +9,11 @@ Layout of ``OUT/checkpoints/ckpt-NNNNNN`` (NNNNNN: the next GRPO step to run):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,21 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
+    """Yields a temporary directory beside ``path``; when the block ends without an error it
+    replaces ``path``, so a reader sees the old directory or the complete new one."""
+    out = Path(path)
+    tmp = out.with_name(out.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    yield tmp
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
 
 
 def checkpoints(root: str | os.PathLike) -> list[tuple[int, Path]]:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from typing import Any
@@ -108,7 +107,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         trainer = Trainer(cfg, progress=on_row)
         summary = trainer.run(resume=args.resume)
     if args.json:
-        sys.stdout.write(json.dumps(summary, default=str) + "\n")
+        from ..jsonout import print_json
+
+        print_json(summary)
         return 0
     from rich.table import Table
 
@@ -117,7 +118,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     table.add_column("SFT only", justify="right")
     table.add_column(f"after {summary['steps']} GRPO steps", justify="right")
     for key, label in (("eval_success", "success rate"), ("eval_reward", "mean reward"),
-                       ("eval_goal_fraction", "goal fraction"), ("eval_format_ok", "format ok")):
+                       ("eval_goal_fraction", "goal fraction"), ("eval_format_ok", "format ok"),
+                       ("eval_turns", "turns per episode")):
+        if key not in summary["final_eval"]:
+            continue
         table.add_row(label, _fmt(summary["sft_eval"], key), _fmt(summary["final_eval"], key))
     Console().print(table)
     Console().print(f"learner wait {summary['learner_wait_seconds_per_step']:.3f} s/step "

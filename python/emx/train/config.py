@@ -104,8 +104,10 @@ PRESETS: dict[str, dict[str, Any]] = {
                                 prompts_per_step=4, group_size=4, max_new_tokens=64, eval_every=2,
                                 checkpoint_every=2)},
     # Closed-loop episodes with the tiny model: one action a turn, feedback between turns.
-    "tiny-closed-loop": {**_TINY, **dict(out="runs/tiny-closed-loop", episode="closed-loop", max_new_tokens=32,
-                                         max_turns=12, max_steps=150, sft_steps=100)},
+    # The shaped default reward: success alone is too sparse for episodes a small model rarely finishes.
+    "tiny-closed-loop": {**_TINY, **dict(out="runs/tiny-closed-loop", episode="closed-loop", reward="default",
+                                         max_new_tokens=32, max_turns=8, max_steps=100, sft_steps=200,
+                                         prompts_per_step=8, group_size=8, eval_every=20, checkpoint_every=20)},
     "tiny-closed-loop-ci": {**_TINY, **dict(out="runs/tiny-closed-loop-ci", episode="closed-loop", n_train_tasks=64,
                                             n_eval_tasks=16, sft_steps=10, max_steps=3, prompts_per_step=4,
                                             group_size=4, max_new_tokens=32, max_turns=8, eval_every=3,

@@ -60,20 +60,13 @@ def build_tiny_model(out_dir: str | os.PathLike, texts: Iterable[str], *, seed: 
     )
     torch.manual_seed(seed)
     model = Qwen2ForCausalLM(config).to(torch.float32)
-    tmp = out.with_name(out.name + ".tmp")
-    if tmp.exists():
-        import shutil
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    model.save_pretrained(tmp, safe_serialization=True)
-    tok.save_pretrained(tmp)
     from ..policy.vllm_policy import mark_tokenizer
+    from .checkpoint import atomic_directory
 
-    mark_tokenizer(tmp)
-    gen = {"eos_token_id": tok.eos_token_id, "pad_token_id": tok.pad_token_id}
-    (tmp / "generation_config.json").write_text(json.dumps(gen))
-    if out.exists():
-        import shutil
-        shutil.rmtree(out)
-    tmp.rename(out)
+    with atomic_directory(out) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tok.save_pretrained(tmp)
+        mark_tokenizer(tmp)
+        gen = {"eos_token_id": tok.eos_token_id, "pad_token_id": tok.pad_token_id}
+        (tmp / "generation_config.json").write_text(json.dumps(gen))
     return out
