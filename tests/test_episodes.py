@@ -3,8 +3,6 @@
 import json
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
@@ -215,49 +213,29 @@ def test_physics_episode_feedback_and_schematic_follow_the_world(bottling):
 
 # ---------------------------------------------------------------- a served model over real HTTP
 @pytest.fixture()
-def chat_server(bottling):
-    """A stand-in for a remote chat model (the one thing that cannot run here): it answers the
-    oracle's next action, and records what it was sent."""
+def oracle_chat(bottling, chat_server):
+    """A stand-in chat model answering the oracle's next action (after a think block)."""
+    from conftest import chat_reply
+
     plan, _ = oracle_plan(bottling)
-    seen = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *a):
-            pass
+    def reply(req):
+        k = sum(1 for m in req["messages"] if m["role"] == "assistant")
+        return chat_reply("<think>next step</think>" + json.dumps(plan[k: k + 1] or [{"action": "DONE"}]))
 
-        def _send(self, obj):
-            body = json.dumps(obj).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_GET(self):
-            self._send({"data": [{"id": "stub"}]})
-
-        def do_POST(self):
-            req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            seen.append(req)
-            k = sum(1 for m in req["messages"] if m["role"] == "assistant")
-            answer = "<think>next step</think>" + json.dumps(plan[k: k + 1] or [{"action": "DONE"}])
-            self._send({"choices": [{"message": {"content": answer}}]})
-
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}", seen, plan
-    srv.shutdown()
+    url, seen = chat_server(reply, model="stub")
+    return url, seen, plan
 
 
-def test_openai_policy_closed_loop_sends_images_and_history(chat_server, bottling):
+def test_openai_policy_closed_loop_sends_images_and_history(oracle_chat, bottling):
     pytest.importorskip("matplotlib")
     from emx.policy.openai_policy import OpenAICompatiblePolicy
 
-    url, seen, plan = chat_server
+    url, seen, plan = oracle_chat
     policy = OpenAICompatiblePolicy(url, "stub", observations=("text", "schematic"), retries=0)
     eps = run_episodes([bottling], policy, max_turns=len(plan) + 2)
     assert eps[0].end_reason == "success" and len(seen) == len(plan)
-    last = seen[-1]["messages"]
+    last = seen[-1][0]["messages"]
     assert len(last) == 2 * len(plan) - 1                      # the whole conversation, every turn
     first_user = last[0]["content"]
     assert first_user[0]["type"] == "image_url" and first_user[0]["image_url"]["url"].startswith("data:image/png;base64,")

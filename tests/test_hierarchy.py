@@ -465,52 +465,25 @@ def test_wall_policy_plans_through_vllm_and_every_output_is_scored(wall_policy, 
 
 # --------------------------------------------------------------------------- the wall: policy against a chat server
 
-def test_wall_policy_against_an_openai_compatible_server(task):
+def test_wall_policy_against_an_openai_compatible_server(task, chat_server):
     """Server mode: the hierarchical prompt goes out as chat messages, the answers come back as
     text and are scored; a failing request becomes "" (a format failure)."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from conftest import chat_reply
 
     from emx.policy import make_policy
 
-    seen = []
+    def reply(req):
+        if req["messages"][-1]["content"] == "fail please":
+            return 400, {"error": "bad"}
+        return chat_reply("<think>ok</think>" + answer([JAR0_OPEN]))
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *a):
-            pass
-
-        def _send(self, code, obj):
-            body = json.dumps(obj).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_GET(self):
-            self._send(200, {"data": [{"id": "wall-oss-stub"}]})
-
-        def do_POST(self):
-            req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            seen.append(req)
-            if req["messages"][-1]["content"] == "fail please":
-                return self._send(400, {"error": "bad"})
-            self._send(200, {"choices": [{"message": {"role": "assistant",
-                                                      "content": "<think>ok</think>" + answer([JAR0_OPEN])}}]})
-
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{srv.server_address[1]}"
-        policy = make_policy(f"wall:{url}")
-        texts = policy.plan([task])
-        assert seen[0]["model"] == "wall-oss-stub" and seen[0]["messages"][0]["content"] == hierarchical_prompt(task)
-        r = evaluate_hierarchical(task, texts[0])
-        assert r.format_ok and r.actions.success and r.subgoals_achieved_in_order == 1.0
-        step = make_policy(f"wall:{url}#next_subtask")
-        replies = step.respond([step.initial_conversation(task), [{"role": "user", "content": "fail please"}]])
-        assert sorted(m["messages"][0]["content"] for m in seen[1:]) == sorted([next_subtask_prompt(task), "fail please"])
-        assert replies[1] == "" and "HTTPError" in step.errors["1"]
-    finally:
-        srv.shutdown()
-        srv.server_close()
+    url, seen = chat_server(reply, model="wall-oss-stub")
+    policy = make_policy(f"wall:{url}")
+    texts = policy.plan([task])
+    assert seen[0][0]["model"] == "wall-oss-stub" and seen[0][0]["messages"][0]["content"] == hierarchical_prompt(task)
+    r = evaluate_hierarchical(task, texts[0])
+    assert r.format_ok and r.actions.success and r.subgoals_achieved_in_order == 1.0
+    step = make_policy(f"wall:{url}#next_subtask")
+    replies = step.respond([step.initial_conversation(task), [{"role": "user", "content": "fail please"}]])
+    assert sorted(m["messages"][0]["content"] for m, _ in seen[1:]) == sorted([next_subtask_prompt(task), "fail please"])
+    assert replies[1] == "" and "HTTPError" in step.errors["1"]

@@ -304,11 +304,11 @@ def test_auto_backend_falls_back_to_transformers_and_says_why(tiny_vlm):
     pytest.importorskip("vllm")
     from emx.policy.mimo import MiMoEmbodiedPolicy
 
-    # more positions than the model has: vLLM refuses the configuration before starting an engine
-    policy = MiMoEmbodiedPolicy(tiny_vlm, max_model_len=10**6, max_tokens=4)
+    # a share of memory above 1: vLLM refuses the configuration before starting an engine
+    policy = MiMoEmbodiedPolicy(tiny_vlm, max_tokens=4, gpu_memory_utilization=5.0)
     assert policy.backend == "transformers"
-    assert "vLLM could not run the model" in policy.backend_note and "max_model_len" in policy.backend_note
+    assert "vLLM could not run the model" in policy.backend_note and "gpu_memory_utilization" in policy.backend_note
     (answer,) = policy.respond([[{"role": "user", "content": "hello"}]])
     assert isinstance(answer, str)
     with pytest.raises(Exception):
-        MiMoEmbodiedPolicy(tiny_vlm, max_model_len=10**6, backend="vllm").backend
+        MiMoEmbodiedPolicy(tiny_vlm, gpu_memory_utilization=5.0, backend="vllm").backend

@@ -1,10 +1,9 @@
 """OpenAICompatiblePolicy against a stub server on loopback (bounded: a few requests)."""
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from conftest import chat_reply
 
 import emx
 from emx.policy.openai_policy import OpenAICompatiblePolicy
@@ -13,40 +12,15 @@ from emx.train.tiny_tasks import household_tasks
 
 
 @pytest.fixture()
-def server():
-    seen = []
+def server(chat_server):
+    def reply(req):
+        prompt = req["messages"][-1]["content"]
+        if "candle" in prompt:
+            return 500, {"error": "boom"}
+        task = next(t for t in TASKS if t.command in prompt)
+        return chat_reply("<think>hm</think>" + json.dumps(oracle_plan(task)[0]))
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *a):
-            pass
-
-        def _send(self, code, obj):
-            body = json.dumps(obj).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_GET(self):
-            self._send(200, {"data": [{"id": "stub-model"}]})
-
-        def do_POST(self):
-            req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            seen.append((req, self.headers.get("Authorization")))
-            prompt = req["messages"][-1]["content"]
-            if "candle" in prompt:
-                return self._send(500, {"error": "boom"})
-            task = next(t for t in TASKS if t.command in prompt)
-            self._send(200, {"choices": [{"message": {"role": "assistant",
-                                                      "content": "<think>hm</think>" + json.dumps(oracle_plan(task)[0])}}]})
-
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    th = threading.Thread(target=srv.serve_forever, daemon=True)
-    th.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}", seen
-    srv.shutdown()
-    srv.server_close()
+    return chat_server(reply)
 
 
 TASKS = household_tasks(12, 4)

@@ -298,7 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     from emx.jsonout import json_mode
 
     try:
-        with json_mode(restore=False) if getattr(args, "json", False) else contextlib.nullcontext():
+        # As the `emx` process (no argv given) fd 1 stays on stderr to the end: engines log while
+        # the interpreter shuts down. Called from Python with argv, stdout is given back.
+        with json_mode(restore=argv is not None) if getattr(args, "json", False) else contextlib.nullcontext():
             return args.fn(args)
     except (EmxError, ValueError, FileNotFoundError) as e:
         # Bad input from the user: say what and where, no traceback.
