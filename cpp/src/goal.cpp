@@ -179,6 +179,57 @@ GoalCheck check_goal_atoms(const GoalProgram& goal, std::vector<uint8_t> atom_tr
   return out;
 }
 
+namespace {
+
+// Truth of node i, top-down with short-circuits. Goal trees are shallow (quantifier nesting).
+template <class Atom>
+bool truth_of(const GoalProgram& goal, int32_t i, const Atom& atom) {
+  const GoalNode& node = goal.nodes[i];
+  const int32_t* kid = goal.children.data() + node.first_child;
+  switch (node.op) {
+    case GoalOp::kLiteral: return atom(node.atom) != node.negated;
+    case GoalOp::kConst: return !node.negated;
+    case GoalOp::kAnd:
+      for (int32_t k = 0; k < node.num_children; ++k)
+        if (!truth_of(goal, kid[k], atom)) return false;
+      return true;
+    case GoalOp::kOr:
+      for (int32_t k = 0; k < node.num_children; ++k)
+        if (truth_of(goal, kid[k], atom)) return true;
+      return false;
+    case GoalOp::kNot: return !truth_of(goal, kid[0], atom);
+    case GoalOp::kForN: {
+      int32_t count = 0;
+      for (int32_t k = 0; k < node.num_children; ++k)
+        if (truth_of(goal, kid[k], atom) && ++count > node.param) return false;  // "exactly N" is lost
+      return count == node.param;
+    }
+    case GoalOp::kForPairs:
+    case GoalOp::kForNPairs: {
+      const int32_t cols = node.op == GoalOp::kForPairs ? node.param : node.param2;
+      const int32_t rows = cols > 0 ? node.num_children / cols : 0;
+      const int32_t want = node.op == GoalOp::kForPairs ? std::min(rows, cols) : node.param;
+      std::vector<uint8_t> cell(static_cast<size_t>(node.num_children));
+      for (int32_t k = 0; k < node.num_children; ++k) cell[k] = truth_of(goal, kid[k], atom);
+      int32_t rows_any = 0, cols_any = 0;
+      for (int32_t r = 0; r < rows; ++r) {
+        bool any = false;
+        for (int32_t c = 0; c < cols && !any; ++c) any = cell[r * cols + c];
+        rows_any += any;
+      }
+      for (int32_t c = 0; c < cols; ++c) {
+        bool any = false;
+        for (int32_t r = 0; r < rows && !any; ++r) any = cell[r * cols + c];
+        cols_any += any;
+      }
+      return rows_any >= want && cols_any >= want;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 GoalSummary summarize_goal(const GoalProgram& goal, const WorldLayout& layout, const WorldState& state,
                            bool with_fraction) {
   auto atom = [&](int32_t i) {
@@ -186,55 +237,13 @@ GoalSummary summarize_goal(const GoalProgram& goal, const WorldLayout& layout, c
     return state.get(layout, a.pred, a.a, a.b);
   };
   if (with_fraction) return summarize(goal, atom, nullptr);
-  // Truth only (what the bddl package computes): one byte per node, no scores.
-  thread_local std::vector<uint8_t> truth;
-  truth.resize(goal.nodes.size());
-  for (size_t i = 0; i < goal.nodes.size(); ++i) {
-    const GoalNode& node = goal.nodes[i];
-    const int32_t* kid = goal.children.data() + node.first_child;
-    uint8_t t = 0;
-    switch (node.op) {
-      case GoalOp::kLiteral: t = atom(node.atom) != node.negated; break;
-      case GoalOp::kConst: t = !node.negated; break;
-      case GoalOp::kAnd:
-        t = 1;
-        for (int32_t k = 0; k < node.num_children && t; ++k) t = truth[kid[k]];
-        break;
-      case GoalOp::kOr:
-        for (int32_t k = 0; k < node.num_children && !t; ++k) t = truth[kid[k]];
-        break;
-      case GoalOp::kNot: t = !truth[kid[0]]; break;
-      case GoalOp::kForN: {
-        int32_t count = 0;
-        for (int32_t k = 0; k < node.num_children; ++k) count += truth[kid[k]];
-        t = count == node.param;
-        break;
-      }
-      case GoalOp::kForPairs:
-      case GoalOp::kForNPairs: {
-        int32_t cols = node.op == GoalOp::kForPairs ? node.param : node.param2;
-        int32_t rows = cols > 0 ? node.num_children / cols : 0;
-        int32_t want = node.op == GoalOp::kForPairs ? std::min(rows, cols) : node.param;
-        int32_t rows_any = 0, cols_any = 0;
-        for (int32_t r = 0; r < rows; ++r) {
-          bool any = false;
-          for (int32_t c = 0; c < cols && !any; ++c) any = truth[kid[r * cols + c]];
-          rows_any += any;
-        }
-        for (int32_t c = 0; c < cols; ++c) {
-          bool any = false;
-          for (int32_t r = 0; r < rows && !any; ++r) any = truth[kid[r * cols + c]];
-          cols_any += any;
-        }
-        t = rows_any >= want && cols_any >= want;
-        break;
-      }
-    }
-    truth[i] = t;
-  }
+  // Truth only (what the bddl package computes): every top-level condition is evaluated, as
+  // bddl reports each; inside a condition, evaluation goes top-down and stops as soon as the
+  // answer is known (an and with a false child, an or with a true one), as bddl's recursive
+  // evaluation does.
   GoalSummary out;
   out.success = true;
-  for (int32_t root : goal.conditions) out.success &= truth[root] != 0;
+  for (int32_t root : goal.conditions) out.success &= truth_of(goal, root, atom);
   out.fraction = std::numeric_limits<double>::quiet_NaN();
   return out;
 }
