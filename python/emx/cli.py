@@ -128,7 +128,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.episode == "closed-loop":
         from collections import Counter
 
-        eps = getattr(report, "episodes", [])
+        eps = report.episodes
         summary["episode"] = {"kind": "closed-loop", "unit": args.unit, "max_turns": args.max_turns,
                               "mean_turns": sum(e["turns"] for e in eps) / max(len(eps), 1),
                               "ended": dict(Counter(e["end"] for e in eps))}

@@ -129,6 +129,9 @@ class ClosedLoopEpisode:
         obs = observe(self.task, kinds, state=self.current_state(), world=self.world)
         return [p for p in obs.parts() if p["type"] == "image"] + [{"type": "text", "text": text}]
 
+    def _facts(self) -> set:
+        return set(self.task.core.true_atoms(self.current_state()))
+
     def _apply(self, action) -> tuple[bool, str, str]:
         if self.mode == "physics":
             out = self.world.step(action)
@@ -143,7 +146,9 @@ class ClosedLoopEpisode:
             raise RuntimeError("the episode is over; call reset() to start again")
         text = text if isinstance(text, str) else ("" if text is None else str(text))
         self.messages.append({"role": "assistant", "content": text})
-        before = set(self.task.core.true_atoms(self.current_state()))
+        # the facts that changed are only reported outside the compact format: read them only then
+        facts = self._facts if self.prompt_format != "compact" else (lambda: set())
+        before = facts()
         _, answer, _ = split_thinking(text)
         steps: list[Step] = []
         parsed, said_done, subgoal, subgoal_holds, problem = True, False, None, None, ""
@@ -196,7 +201,7 @@ class ClosedLoopEpisode:
             end = "policy_done"
         elif len(self.turns) + 1 >= self.max_turns:
             end = "turn_budget"
-        after = set(self.task.core.true_atoms(self.current_state()))
+        after = facts()
         feedback = feedback_text(self.task, steps, parsed, problem, before, after, self.prompt_format,
                                  subgoal=subgoal, subgoal_holds=subgoal_holds, done=bool(end))
         turn = Turn(text, feedback, parsed or said_done, tuple(steps), float(fraction), bool(success), bool(end),

@@ -64,10 +64,9 @@ def run_closed_loop(tasks: Sequence[Task], policy: Any, *, reward: str = "defaul
     """``emx eval --episode closed-loop``: the same report as a plan evaluation, plus turns and
     how episodes ended."""
     report = EvalReport(policy=getattr(policy, "name", "policy"), reward=reward, mode=mode)
-    report.episodes = []  # type: ignore[attr-defined]
     for start in range(0, len(tasks), chunk):
         batch = list(tasks[start:start + chunk])
         eps = run_episodes(batch, policy, mode=mode, unit=unit, max_turns=max_turns, progress=progress)
         report.results += [e.result(reward) for e in eps]
-        report.episodes += [{"task": e.task.id, "turns": len(e.turns), "end": e.end_reason} for e in eps]  # type: ignore[attr-defined]
+        report.episodes += [{"task": e.task.id, "turns": len(e.turns), "end": e.end_reason} for e in eps]
     return report

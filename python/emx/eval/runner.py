@@ -25,6 +25,7 @@ class EvalReport:
     mode: str
     results: list[Result] = field(default_factory=list)
     levels: dict[str, float] = field(default_factory=dict)   # hierarchical scoring: mean score per level
+    episodes: list[dict[str, Any]] = field(default_factory=list)  # closed loop: turns and end of each episode
 
     @property
     def n(self) -> int:

@@ -93,55 +93,14 @@ class WallOSSStylePolicy:
         return "\n\n".join(f"{m['role']}: {m['content']}" for m in messages) + "\n\nassistant:"
 
     def _generate(self, texts: list[str]) -> list[str]:
-        from vllm import SamplingParams
-        from vllm.inputs import TokensPrompt
-
-        if not texts:
-            return []
         tok = self.tokenizer
-        prompts = [TokensPrompt(prompt_token_ids=list(tok(t, add_special_tokens=False)["input_ids"])) for t in texts]
-        params = [SamplingParams(n=1, temperature=self.temperature, top_p=self.top_p if self.temperature > 0 else 1.0,
-                                 max_tokens=self.max_tokens, stop=self.stop or None, seed=self.seed + i)
-                  for i in range(len(texts))]
-        outs = self.llm.generate(prompts, params, use_tqdm=False)
-        result = []
-        for out in outs:
-            if not out.outputs:
-                result.append("")
-                continue
-            c = out.outputs[0]
-            result.append(tok.decode(list(c.token_ids), skip_special_tokens=True) if self._engine._own_decode else c.text)
-        return result
-
-    def _ask_server(self, conversations: list[list[dict[str, str]]]) -> list[str]:
-        from concurrent.futures import ThreadPoolExecutor
-
-        server = self._server
-        _ = server.model  # resolve once, before the threads start
-
-        def one(item: tuple[int, list[dict[str, str]]]) -> str:
-            i, messages = item
-            body: dict[str, Any] = {"model": server.model, "messages": messages, "temperature": self.temperature,
-                                    "max_tokens": self.max_tokens}
-            if self.stop:
-                body["stop"] = self.stop
-            if self.seed is not None:
-                body["seed"] = self.seed + i
-            try:
-                content = server._request("POST", "/chat/completions", body)["choices"][0]["message"].get("content")
-                return content if isinstance(content, str) else ""
-            except Exception as e:  # noqa: BLE001 - a failed request is a format failure, not a crash
-                server.errors[str(i)] = f"{type(e).__name__}: {e}"
-                return ""
-
-        with ThreadPoolExecutor(max_workers=max(1, min(server.concurrency, len(conversations)))) as pool:
-            return list(pool.map(one, enumerate(conversations)))
+        return self._engine.generate_ids([list(tok(t, add_special_tokens=False)["input_ids"]) for t in texts])
 
     def _answer(self, conversations: list[list[dict[str, str]]]) -> list[str]:
         if not conversations:
             return []
         if self._server is not None:
-            return self._ask_server(conversations)
+            return self._server.respond(conversations)
         return self._generate([self._render(conv) for conv in conversations])
 
     def plan(self, tasks: Sequence[Task]) -> list[str]:

@@ -57,6 +57,7 @@ class FilePolicy:
         self.path = Path(path)
         self.name = f"file:{self.path}"
         self.plans = read_plans(self.path)
+        self._turns: dict[str, list[str]] = {}
 
     def plan(self, tasks: Sequence[Task]) -> list[Any]:
         return [self.plans.get(t.id, "") for t in tasks]
@@ -71,4 +72,9 @@ class FilePolicy:
         from ..episodes.episode import plan_turns
         from .oracle import replay_turn
 
-        return [replay_turn(lambda t: plan_turns(self.plans.get(t.id, "")), t, c) for t, c in zip(tasks, conversations)]
+        def turns_of(task: Task) -> list[str]:
+            if task.id not in self._turns:
+                self._turns[task.id] = plan_turns(self.plans.get(task.id, ""))
+            return self._turns[task.id]
+
+        return [replay_turn(turns_of, t, c) for t, c in zip(tasks, conversations)]

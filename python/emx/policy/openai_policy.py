@@ -97,7 +97,7 @@ class OpenAICompatiblePolicy:
     def _one(self, task: Task) -> str:
         return self._chat([{"role": "user", "content": prompt_text(task, self.prompt_format)}], task.id)
 
-    def _chat(self, messages: list[dict], key: str) -> str:
+    def _chat(self, messages: list[dict], key: str, seed_offset: int = 0) -> str:
         messages = [{"role": m["role"], "content": _openai_content(m["content"])} for m in messages]
         if self.system_prompt:
             messages.insert(0, {"role": "system", "content": self.system_prompt})
@@ -106,7 +106,7 @@ class OpenAICompatiblePolicy:
         if self.stop:
             body["stop"] = self.stop
         if self.seed is not None:
-            body["seed"] = self.seed
+            body["seed"] = self.seed + seed_offset
         last = ""
         for attempt in range(self.retries + 1):
             try:
@@ -129,10 +129,11 @@ class OpenAICompatiblePolicy:
             return list(pool.map(self._one, tasks))
 
     def respond(self, conversations: Sequence[Sequence[dict]]) -> list[str]:
-        """Closed-loop episodes: the next assistant turn of each conversation (concurrent requests;
-        a failed request is an empty, unparseable turn)."""
+        """Closed-loop episodes: the next assistant turn of each conversation (concurrent requests,
+        request i seeded with seed + i; a failed request is an empty, unparseable turn, its reason
+        kept in ``errors[str(i)]``)."""
         if not conversations:
             return []
         _ = self.model
         with ThreadPoolExecutor(max_workers=min(self.concurrency, len(conversations))) as pool:
-            return list(pool.map(lambda ic: self._chat(list(ic[1]), f"conversation {ic[0]}"), enumerate(conversations)))
+            return list(pool.map(lambda ic: self._chat(list(ic[1]), str(ic[0]), ic[0]), enumerate(conversations)))

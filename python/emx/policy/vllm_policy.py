@@ -235,21 +235,15 @@ class VLLMPolicy:
                seed: int | None = None, logprobs: bool = False) -> list[list[Completion]]:
         """n completions per task. With `seed`, request i uses seed + i (and vLLM gives each of its
         n samples its own seed from that), so a batch is reproducible whatever else runs."""
-        from vllm.inputs import TokensPrompt
-
         n = n or self.n
         temperature = self.temperature if temperature is None else temperature
         if not tasks:
             return []
-        ids = [self.prompt_ids(t) for t in tasks]
-        fits = [i for i, p in enumerate(ids) if self._fits(p, tasks[i].id)]
-        prompts = [TokensPrompt(prompt_token_ids=ids[i]) for i in fits]
-        params = [self.sampling_params(n, temperature, None if seed is None else seed + i * max(n, 1), logprobs)
-                  for i in fits]
-        outs = dict(zip(fits, self.llm.generate(prompts, params, use_tqdm=False))) if fits else {}
+        outs = self._generate([self.prompt_ids(t) for t in tasks], [t.id for t in tasks],
+                              lambda i: self.sampling_params(n, temperature, None if seed is None else seed + i * max(n, 1),
+                                                             logprobs))
         result = []
-        for i in range(len(tasks)):
-            out = outs.get(i)
+        for out in outs:
             if out is None:      # the prompt does not fit the context: an empty (unparseable) answer
                 result.append([Completion("", (), (), "prompt_too_long") for _ in range(n)])
                 continue
@@ -258,18 +252,39 @@ class VLLMPolicy:
                 lps: tuple[float, ...] = ()
                 if logprobs and c.logprobs is not None:
                     lps = tuple(float(step[tok].logprob) for step, tok in zip(c.logprobs, c.token_ids))
-                text = self.tokenizer.decode(list(c.token_ids), skip_special_tokens=True) if self._own_decode else c.text
-                group.append(Completion(text, tuple(c.token_ids), lps, str(c.finish_reason)))
+                group.append(Completion(self._text(c), tuple(c.token_ids), lps, str(c.finish_reason)))
             result.append(group)
         return result
 
-    def _fits(self, prompt_ids: Sequence[int], key: str) -> bool:
-        """Whether a prompt leaves room in the engine's context; if not, why is kept in ``errors``."""
+    def _generate(self, ids: Sequence[Sequence[int]], keys: Sequence[str], params_for) -> list[Any]:
+        """vLLM outputs for prompts given as token ids (``params_for(i)``: the i-th prompt's
+        SamplingParams), None where a prompt does not fit the context (the reason goes to
+        ``errors[keys[i]]``)."""
+        from vllm.inputs import TokensPrompt
+
         limit = self.llm.llm_engine.model_config.max_model_len
-        if len(prompt_ids) + 1 <= limit:
-            return True
-        self.errors[key] = f"prompt of {len(prompt_ids)} tokens does not fit the model's context of {limit}"
-        return False
+        fits = []
+        for i, p in enumerate(ids):
+            if len(p) + 1 <= limit:
+                fits.append(i)
+            else:
+                self.errors[keys[i]] = f"prompt of {len(p)} tokens does not fit the model's context of {limit}"
+        outs = self.llm.generate([TokensPrompt(prompt_token_ids=list(ids[i])) for i in fits],
+                                 [params_for(i) for i in fits], use_tqdm=False) if fits else []
+        by_index = dict(zip(fits, outs))
+        return [by_index.get(i) for i in range(len(ids))]
+
+    def _text(self, completion) -> str:
+        # vLLM's detokenizer loads the tokenizer its own way; decode here when ours is special
+        return (self.tokenizer.decode(list(completion.token_ids), skip_special_tokens=True) if self._own_decode
+                else completion.text)
+
+    def generate_ids(self, ids: Sequence[Sequence[int]]) -> list[str]:
+        """One answer per prompt given as token ids (request i seeded with seed + i); "" where the
+        prompt does not fit the context or nothing came back."""
+        outs = self._generate(ids, [str(i) for i in range(len(ids))],
+                              lambda i: self.sampling_params(1, self.temperature, self.seed + i, False))
+        return [self._text(o.outputs[0]) if o is not None and o.outputs else "" for o in outs]
 
     def plan(self, tasks: Sequence[Task]) -> list[str]:
         return [group[0].text if group else "" for group in self.sample(tasks, n=1, seed=self.seed)]
@@ -277,21 +292,4 @@ class VLLMPolicy:
     def respond(self, conversations: Sequence[Sequence[dict]]) -> list[str]:
         """Closed-loop episodes: the next assistant turn of each conversation (greedy unless the
         policy was made with a temperature)."""
-        from vllm.inputs import TokensPrompt
-
-        if not conversations:
-            return []
-        ids = [chat_ids(self.tokenizer, c) for c in conversations]
-        fits = [i for i, p in enumerate(ids) if self._fits(p, f"conversation {i}")]
-        prompts = [TokensPrompt(prompt_token_ids=ids[i]) for i in fits]
-        params = [self.sampling_params(1, self.temperature, self.seed + i, False) for i in fits]
-        outs = dict(zip(fits, self.llm.generate(prompts, params, use_tqdm=False))) if fits else {}
-        texts = []
-        for i in range(len(conversations)):
-            out = outs.get(i)
-            c = out.outputs[0] if out is not None and out.outputs else None
-            if c is None:
-                texts.append("")
-                continue
-            texts.append(self.tokenizer.decode(list(c.token_ids), skip_special_tokens=True) if self._own_decode else c.text)
-        return texts
+        return self.generate_ids([chat_ids(self.tokenizer, c) for c in conversations])

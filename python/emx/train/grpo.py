@@ -31,9 +31,11 @@ def group_advantages(rewards: Sequence[Sequence[float]], scale_std: bool = True,
     return out
 
 
-def pad_batch(sequences: Sequence[Sequence[int]], starts: Sequence[int], pad_id: int):
+def pad_batch(sequences: Sequence[Sequence[int]], starts: Sequence[int], pad_id: int,
+              masks: Sequence[Sequence[int]] | None = None):
     """Right-padded input ids, attention mask and a mask of the positions whose *next* token is a
-    completion token (the positions whose logprob the loss uses). starts[i]: prompt length."""
+    completion token (the positions whose logprob the loss uses). starts[i]: prompt length;
+    masks[i] (optional): which completion tokens count (see completion_mask)."""
     length = max(len(s) for s in sequences)
     ids = torch.full((len(sequences), length), pad_id, dtype=torch.long)
     attn = torch.zeros((len(sequences), length), dtype=torch.long)
@@ -42,6 +44,8 @@ def pad_batch(sequences: Sequence[Sequence[int]], starts: Sequence[int], pad_id:
         ids[i, : len(seq)] = torch.tensor(list(seq), dtype=torch.long)
         attn[i, : len(seq)] = 1
         comp[i, max(start - 1, 0): len(seq) - 1] = True
+    if masks is not None:
+        comp = completion_mask(comp, starts, masks)
     return ids, attn, comp
 
 

@@ -233,21 +233,16 @@ class Trainer:
     def sft(self, train: Sequence[Task]) -> dict[str, float]:
         import torch
 
-        from .grpo import completion_mask, pad_batch, sft_loss, token_logprobs
+        from .grpo import pad_batch, sft_loss, token_logprobs
 
         cfg = self.config
-        examples = []   # (ids, prompt length, mask of the tokens after the prompt that are learnt)
+        # (ids, prompt length, mask of the tokens after the prompt that are learnt)
         if cfg.episode == "closed-loop":
             from .closed_loop import sft_examples
 
             examples = sft_examples(self, train)
-        for t in train if cfg.episode == "plan" else ():
-            plan, _ = oracle_plan(t)
-            if not plan:
-                continue
-            prompt = list(self.prompt_ids(t))
-            target = self.tokenizer(plan_text(plan), add_special_tokens=False)["input_ids"] + [self.tokenizer.eos_token_id]
-            examples.append((prompt + list(target), len(prompt), [1] * len(target)))
+        else:
+            examples = self._plan_sft_examples(train)
         if not examples:
             raise ValueError("SFT: the oracle solves none of the training tasks")
         opt, sched = self._make_optimizer(cfg.sft_lr, cfg.sft_steps, max(1, cfg.sft_steps // 10))
@@ -260,8 +255,8 @@ class Trainer:
             total = 0.0
             for s in range(0, len(chosen), cfg.micro_batch):
                 mb = chosen[s: s + cfg.micro_batch]
-                ids, attn, comp = pad_batch([e[0] for e in mb], [e[1] for e in mb], self.tokenizer.pad_token_id)
-                comp = completion_mask(comp, [e[1] for e in mb], [e[2] for e in mb])
+                ids, attn, comp = pad_batch([e[0] for e in mb], [e[1] for e in mb], self.tokenizer.pad_token_id,
+                                            [e[2] for e in mb])
                 logp = token_logprobs(self.model, ids, attn, autocast_dtype=self._autocast())
                 loss = sft_loss(logp, comp.to(logp.device)) * len(mb) / len(chosen)
                 loss.backward()
@@ -274,6 +269,18 @@ class Trainer:
             self.metrics.log(last)
             self.progress(last)
         return last
+
+    def _plan_sft_examples(self, train: Sequence[Task]) -> list[tuple[list[int], int, list[int]]]:
+        """Oracle plans as whole completions (every completion token learnt)."""
+        examples = []
+        for t in train:
+            plan, _ = oracle_plan(t)
+            if not plan:
+                continue
+            prompt = list(self.prompt_ids(t))
+            target = self.tokenizer(plan_text(plan), add_special_tokens=False)["input_ids"] + [self.tokenizer.eos_token_id]
+            examples.append((prompt + list(target), len(prompt), [1] * len(target)))
+        return examples
 
     def _autocast(self):
         import torch
@@ -341,7 +348,7 @@ class Trainer:
     def learn(self, batch: Batch) -> dict[str, float]:
         import torch
 
-        from .grpo import clipped_loss, completion_mask, group_advantages, pad_batch, token_logprobs
+        from .grpo import clipped_loss, group_advantages, pad_batch, token_logprobs
 
         cfg = self.config
         t0 = time.perf_counter()
@@ -374,8 +381,8 @@ class Trainer:
         autocast = self._autocast()
         for s in range(0, len(rows), cfg.micro_batch):
             mb = rows[s: s + cfg.micro_batch]
-            ids, attn, comp = pad_batch([r[0] for r in mb], [r[1] for r in mb], self.tokenizer.pad_token_id)
-            comp = completion_mask(comp, [r[1] for r in mb], [r[4] for r in mb])
+            ids, attn, comp = pad_batch([r[0] for r in mb], [r[1] for r in mb], self.tokenizer.pad_token_id,
+                                        [r[4] for r in mb])
             old = torch.zeros(comp.shape, dtype=torch.float32)
             adv = torch.zeros(comp.shape, dtype=torch.float32)
             for i, r in enumerate(mb):
