@@ -85,3 +85,28 @@ def test_all_writes_json_and_chart_and_survives_a_failure(tmp_path, monkeypatch)
     assert "FAILED" in rows["fake-bad"] and "12.5x" in rows["fake-ok"]
     with pytest.raises(ValueError, match="unknown benchmark"):
         bench_all.run(only=["nope"], write=False)
+
+
+def test_cli_bench_all_out_only_and_exit_status(tmp_path, monkeypatch, capsys):
+    """`emx bench all --only ... --out DIR`: only those run, the files land in DIR, and a failed
+    benchmark makes the exit status 1 (its figures are still written)."""
+    from emx.cli import main as cli_main
+
+    ok = types.ModuleType("emx_fake_ok2")
+    ok.run = lambda quick=False, progress=None: {"bench": "fake-ok", "machine": {}, "results": [],
+                                                 "ratios": {"a_vs_b": 3.0}, "targets": {"a_vs_b": 2.0}}
+    bad = types.ModuleType("emx_fake_bad2")
+    bad.run = lambda quick=False, progress=None: 1 / 0
+    monkeypatch.setitem(sys.modules, "emx_fake_ok2", ok)
+    monkeypatch.setitem(sys.modules, "emx_fake_bad2", bad)
+    monkeypatch.setattr(bench_all, "BENCHMARKS",
+                        {"fake-ok": "emx_fake_ok2", "fake-bad": "emx_fake_bad2", "never": "no_such_module", "all": "x"})
+    out_dir = tmp_path / "figures"
+    assert cli_main(["bench", "all", "--only", "fake-ok", "--out", str(out_dir), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in printed["results"]] == ["fake-ok"]
+    assert printed["results"][0]["targets"] == {"a_vs_b": 2.0}  # `targets` counts as well as `target`
+    assert printed["files"]["json"].startswith(str(out_dir)) and len(list(out_dir.glob("bench-all-*.json"))) == 1
+    assert cli_main(["bench", "all", "--only", "fake-ok", "fake-bad", "--out", str(out_dir)]) == 1
+    assert cli_main(["bench", "all", "--only", "nope"]) == 2
+    assert cli_main(["bench", "goal-check", "--out", str(out_dir)]) == 2

@@ -199,14 +199,21 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.name not in names:
         err.print(f"[red]error:[/] unknown benchmark {args.name!r}; available: {', '.join(names)}")
         return 2
+    if (args.out or args.only) and args.name != "all":
+        err.print("[red]error:[/] --out and --only belong to `emx bench all`")
+        return 2
     mod = importlib.import_module(names[args.name])
+    extra = {"out_dir": args.out, "only": args.only} if args.name == "all" else {}
     with _progress(args.json or not sys.stderr.isatty()) as bar:
         job = bar.add_task(f"bench {args.name}", total=None)
-        result = mod.run(quick=args.quick, progress=lambda *a, **k: bar.advance(job))
+        result = mod.run(quick=args.quick, progress=lambda *a, **k: bar.advance(job), **extra)
     if args.json:
         _print_json(result)
-        return 0
-    out.print(_table(f"emx bench {args.name}", ("measure", "value"), mod.format_table(result)))
+    else:
+        out.print(_table(f"emx bench {args.name}", ("measure", "value"), mod.format_table(result)))
+    # `all` records a failing benchmark and runs the rest; the exit status still says so.
+    if args.name == "all" and not all(r["ok"] for r in result["results"]):
+        return 1
     return 0
 
 
@@ -274,6 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("name")
     b.add_argument("--quick", action="store_true")
     b.add_argument("--json", action="store_true")
+    b.add_argument("--out", default=None, help="all: folder for the JSON file and the PNG chart "
+                   "(default $EMX_BENCH_DIR, else ./bench-results)")
+    b.add_argument("--only", nargs="+", default=None, metavar="NAME", help="all: run only these benchmarks")
     b.set_defaults(fn=cmd_bench)
     from emx.train.cli import add_arguments as add_train_arguments, cmd_train
 

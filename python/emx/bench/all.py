@@ -45,8 +45,11 @@ def _finite(x) -> Optional[float]:
 
 
 def _targets(result: dict) -> dict:
-    """Numeric targets a benchmark states under ``target`` for keys that are also ratios."""
-    target = result.get("target") if isinstance(result.get("target"), dict) else {}
+    """Numeric targets a benchmark states (under ``target`` or ``targets``) for keys that are also ratios."""
+    target = {}
+    for key in ("targets", "target"):
+        if isinstance(result.get(key), dict):
+            target.update(result[key])
     return {k: float(v) for k, v in target.items()
             if k in result.get("ratios", {}) and _finite(v) is not None}
 
