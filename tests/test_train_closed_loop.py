@@ -147,6 +147,29 @@ def test_feedback_tokens_work_with_another_chat_template(run):
     assert tok.decode(cut).startswith("<|im_end|>[user] ok")
 
 
+def test_feedback_tokens_when_eos_is_not_the_end_of_turn_or_there_is_no_template(run):
+    """A base model's tokenizer: eos is <|endoftext|> while the template ends turns with
+    <|im_end|>; and a tokenizer with no chat template at all. Both give the template's own text."""
+    import copy
+
+    trainer, _ = run
+    tok = copy.deepcopy(trainer.tokenizer)
+    tok.add_special_tokens({"eos_token": "<|endoftext|>"})
+    tok.chat_template = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
+                         "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+    fb = FeedbackTokens(tok)
+    assert not fb.ends_with_eos
+    assert fb.prefix == "<|im_end|>\n<|im_start|>user\n" and fb.suffix == "<|im_end|>\n<|im_start|>assistant\n"
+    for sampled in ([5, tok.eos_token_id], [5, 6]):
+        assert tok.decode(fb.ids("ok", sampled)) == "<|im_end|>\n<|im_start|>user\nok<|im_end|>\n<|im_start|>assistant\n"
+
+    plain = copy.deepcopy(trainer.tokenizer)
+    plain.chat_template = None
+    fb = FeedbackTokens(plain)
+    assert (fb.prefix, fb.suffix) == ("\n", "\n")
+    assert plain.decode(fb.ids("failed: no fridge", [5, 6])) == "\nfailed: no fridge\n"
+
+
 def test_vllm_policy_plays_closed_loop_episodes(run):
     """emx eval --episode closed-loop with a vllm: policy: the chat history goes back to the model
     every turn; whatever it says is scored."""

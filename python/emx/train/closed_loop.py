@@ -77,7 +77,7 @@ class FeedbackTokens:
         # policy sampled itself when it stopped on it
         self.ends_with_eos = bool(eos_text) and between.startswith(eos_text)
         self.after_eos = between[len(eos_text):] if self.ends_with_eos else between
-        self.prefix, _, self.suffix = (self.after_eos if self.ends_with_eos else self.full).partition(f_mark)
+        self.prefix, _, self.suffix = self.after_eos.partition(f_mark)
         self.eos_text = eos_text
 
     def ids(self, feedback: str, sampled: Sequence[int]) -> list[int]:
