@@ -79,7 +79,9 @@ def test_sampled_episodes_mask_exactly_the_environment_tokens(run):
                     cur = []
             for r in runs:
                 text = trainer.tokenizer.decode(r, skip_special_tokens=False)
-                assert text.startswith(fb.prefix) or text.startswith(fb.eos_text)
+                # the template's between-turn text, less the end-of-turn token when the policy sampled it
+                eot = trainer.tokenizer.eos_token
+                assert text.startswith(fb.prefix) or (fb.prefix.startswith(eot) and text.startswith(fb.prefix[len(eot):]))
                 assert text.endswith(fb.suffix)
 
 
@@ -140,7 +142,7 @@ def test_feedback_tokens_work_with_another_chat_template(run):
     tok.chat_template = ("{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}<|im_end|>{% endfor %}"
                          "{% if add_generation_prompt %}[assistant] {% endif %}")
     fb = FeedbackTokens(tok)
-    assert fb.prefix == "[user] " and fb.suffix == "<|im_end|>[assistant] " and fb.ends_with_eos
+    assert fb.prefix == "<|im_end|>[user] " and fb.suffix == "<|im_end|>[assistant] "
     ids = fb.ids("ok: OPEN(fridge_1)", [5, tok.eos_token_id])
     assert tok.decode(ids) == "[user] ok: OPEN(fridge_1)<|im_end|>[assistant] "
     cut = fb.ids("ok", [5, 6])                                    # a turn cut at max tokens is closed first
@@ -158,10 +160,11 @@ def test_feedback_tokens_when_eos_is_not_the_end_of_turn_or_there_is_no_template
     tok.chat_template = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
                          "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
     fb = FeedbackTokens(tok)
-    assert not fb.ends_with_eos
     assert fb.prefix == "<|im_end|>\n<|im_start|>user\n" and fb.suffix == "<|im_end|>\n<|im_start|>assistant\n"
-    for sampled in ([5, tok.eos_token_id], [5, 6]):
+    for sampled in ([5, tok.eos_token_id], [5, 6]):     # stopped on <|endoftext|>, or cut: the turn is closed
         assert tok.decode(fb.ids("ok", sampled)) == "<|im_end|>\n<|im_start|>user\nok<|im_end|>\n<|im_start|>assistant\n"
+    im_end = tok.convert_tokens_to_ids("<|im_end|>")     # stopped on the generation config's <|im_end|>
+    assert tok.decode(fb.ids("ok", [5, im_end])) == "\n<|im_start|>user\nok<|im_end|>\n<|im_start|>assistant\n"
 
     plain = copy.deepcopy(trainer.tokenizer)
     plain.chat_template = None
@@ -201,3 +204,33 @@ def test_cli_json_stays_clean_with_a_vllm_engine(run):
     out = json.loads(p.stdout)                                # the whole of stdout is the object
     assert out["n"] == 2 and out["episode"]["max_turns"] == 2
     assert "INFO" in p.stderr                                 # the engine's logs went to stderr
+
+
+def test_train_a_model_directory_with_a_base_model_tokenizer(run, tmp_path):
+    """`emx train --model DIR --episode closed-loop` end to end on a model directory whose
+    tokenizer's eos (<|endoftext|>) is not the template's end of turn (<|im_end|>), as in base
+    models: episodes are played, masked and learnt from."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    trainer, _ = run
+    model = tmp_path / "base-like"
+    shutil.copytree(trainer.out / "final", model)
+    config = json.loads((model / "tokenizer_config.json").read_text())
+    config["eos_token"] = "<|endoftext|>"
+    (model / "tokenizer_config.json").write_text(json.dumps(config))
+    out = tmp_path / "run"
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    p = subprocess.run([sys.executable, "-m", "emx.cli", "train", "--preset", "model", "--model", str(model),
+                        "--tasks", "eai-behavior", "--prompt-format", "compact", "--episode", "closed-loop",
+                        "--credit", "turn", "--max-turns", "2", "--max-steps", "1", "--prompts-per-step", "2",
+                        "--group-size", "2", "--max-new-tokens", "16", "--out", str(out), "--json"],
+                       capture_output=True, text=True, timeout=900, env=env)
+    assert p.returncode == 0, p.stderr[-3000:]
+    summary = json.loads(p.stdout)
+    assert summary["steps"] == 1 and summary["final_eval"]["eval_n"] == 20
+    train = _rows(out / "metrics.jsonl", "train")
+    assert len(train) == 1 and train[0]["policy_tokens"] > 0 and train[0]["env_tokens"] > 0
+    assert (out / "final" / "model.safetensors").is_file()

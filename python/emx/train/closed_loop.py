@@ -53,12 +53,14 @@ class FeedbackTokens:
 
     The template's text between the end of an assistant message and the next assistant turn is
     found once (by rendering a probe conversation), so any chat template works, not only ChatML.
+    That text usually starts with the template's end-of-turn token (``<|im_end|>``). When the policy
+    stopped on that very token it is not written twice; a turn cut at the token limit gets it.
+    The stop token need not be the tokenizer's eos: a base model's eos is ``<|endoftext|>`` while
+    vLLM also stops on the generation config's ``<|im_end|>``.
     """
 
     def __init__(self, tokenizer) -> None:
         self.tok = tokenizer
-        self.eos_id = tokenizer.eos_token_id
-        eos_text = tokenizer.eos_token or ""
         a_mark, f_mark = "\x00A\x00", "\x00F\x00"
         head = [{"role": "user", "content": "u"}, {"role": "assistant", "content": a_mark}]
         if getattr(tokenizer, "chat_template", None):
@@ -68,23 +70,22 @@ class FeedbackTokens:
         else:
             a, b = "u\n" + a_mark, "u\n" + a_mark + "\n" + f_mark + "\n"
         after_answer = a[a.index(a_mark) + len(a_mark):]
-        if not b.startswith(a):
-            after_answer, between = "\n", b[b.index(a_mark) + len(a_mark):]
-        else:
-            between = b[len(a):]
-            between = after_answer + between
-        # what the template writes after the answer starts with the end-of-turn token, which the
-        # policy sampled itself when it stopped on it
-        self.ends_with_eos = bool(eos_text) and between.startswith(eos_text)
-        self.after_eos = between[len(eos_text):] if self.ends_with_eos else between
-        self.prefix, _, self.suffix = self.after_eos.partition(f_mark)
-        self.eos_text = eos_text
+        if b.startswith(a):
+            between = after_answer + b[len(a):]
+        else:  # the template rewrites earlier turns: take what follows the answer in the longer one
+            between = b[b.index(a_mark) + len(a_mark):]
+        self.prefix, _, self.suffix = between.partition(f_mark)
+        # tokens that can end a turn: special tokens only (a sampled "\n" is the policy's own text)
+        decoder = getattr(tokenizer, "added_tokens_decoder", {}) or {}
+        self._special = set(getattr(tokenizer, "all_special_ids", []) or []) | {
+            i for i, t in decoder.items() if getattr(t, "special", False)}
 
     def ids(self, feedback: str, sampled: Sequence[int]) -> list[int]:
-        stopped_on_eos = bool(sampled) and sampled[-1] == self.eos_id
         text = self.prefix + feedback + self.suffix
-        if self.ends_with_eos and not stopped_on_eos:
-            text = self.eos_text + text   # a turn cut at max tokens: close it for the policy
+        if sampled and sampled[-1] in self._special:
+            closing = self.tok.decode([sampled[-1]], skip_special_tokens=False)
+            if closing and text.startswith(closing):
+                text = text[len(closing):]   # the policy closed its turn with the template's own token
         return list(self.tok(text, add_special_tokens=False)["input_ids"])
 
 
