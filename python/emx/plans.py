@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Mapping
 
-__all__ = ["PlanAction", "Plan", "parse_plan", "plan_to_text",
+__all__ = ["PlanAction", "Plan", "parse_plan", "plan_to_text", "json_values",
            "MAX_CHARS", "MAX_DEPTH", "MAX_ACTIONS"]
 
 MAX_CHARS = 200_000
@@ -234,6 +234,29 @@ def _plan_shaped(value: Any) -> bool:
     if isinstance(value, list):
         return any(isinstance(v, dict) for v in value)
     return isinstance(value, dict) and "action_sequence" in value
+
+
+def json_values(text: str, limit: int = 64):
+    """The bracketed JSON values embedded in `text` (also EAI's Python-style dicts), left to right,
+    outermost only, through the same bounded scanner the plan parser uses; values that do not
+    decode are skipped. For other answer formats built on plans (hierarchical, next sub-task)."""
+    pos, budget = 0, _SCAN_BUDGET
+    for _ in range(limit):
+        m = _START.search(text, pos)
+        if m is None or budget <= 0:
+            return
+        p = m.start()
+        end, relaxed, problem = _scan(text, p, budget)
+        budget -= end - p
+        if problem:
+            pos = p + 1
+            continue
+        value, err = _decode(text[p:end], relaxed)
+        if err:
+            pos = p + 1
+            continue
+        yield value
+        pos = end
 
 
 def _parse_text(text: str, fmt: str) -> Plan:

@@ -26,8 +26,7 @@ import string
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import plans as _plans
-from ..plans import MAX_CHARS, parse_plan
+from ..plans import MAX_CHARS, json_values, parse_plan
 from .subgoals import MAX_LITERALS, subgoal_text
 
 __all__ = ["HierarchicalPlan", "parse_hierarchical", "MAX_SUBGOALS", "MAX_REASONING_CHARS"]
@@ -90,27 +89,6 @@ def _strip_fences(s: str) -> str:
     return s.strip()
 
 
-def _json_values(text: str, limit: int = 64):
-    """Decoded bracketed values of `text`, outermost first, with the bounded scanner of emx.plans."""
-    pos, budget = 0, _plans._SCAN_BUDGET
-    for _ in range(limit):
-        m = _plans._START.search(text, pos)
-        if m is None or budget <= 0:
-            return
-        p = m.start()
-        end, relaxed, problem = _plans._scan(text, p, budget)
-        budget -= end - p
-        if problem:
-            pos = p + 1
-            continue
-        value, err = _plans._decode(text[p:end], relaxed)
-        if err:
-            pos = p + 1
-            continue
-        yield value
-        pos = end
-
-
 def _paren_groups(text: str) -> list[str]:
     """Top-level balanced '(...)' groups of `text`, in order (at most MAX_SUBGOALS + 1)."""
     out: list[str] = []
@@ -147,7 +125,7 @@ def _subgoals_from_value(value: Any) -> tuple[tuple[str, ...], str | None]:
 def _subgoals_from_text(content: str) -> tuple[tuple[str, ...], str | None]:
     content = _strip_fences(content)
     if content.startswith("["):
-        for value in _json_values(content, limit=1):
+        for value in json_values(content, limit=1):
             return _subgoals_from_value(value)
     groups = _paren_groups(content)
     if groups:
@@ -228,7 +206,7 @@ def _parse_text(text: str) -> HierarchicalPlan:
         subgoals, sub_err = _subgoals_from_text(sub_content) if sub_content is not None else ((), "missing")
         return _finish(reasoning, think, subgoals, sub_err, actions_tag)
 
-    for value in _json_values(answer):
+    for value in json_values(answer):
         if isinstance(value, dict) and any(k in value for k in _ACTION_KEYS + _SUBGOAL_KEYS):
             return _from_object(value, think)
 

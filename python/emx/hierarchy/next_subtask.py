@@ -20,8 +20,8 @@ import string
 from dataclasses import dataclass
 from typing import Any
 
-from ..plans import MAX_CHARS, Plan, parse_plan
-from .format import _ASCII_LOWER, _json_values, _split_think, _strip_fences, _tag
+from ..plans import MAX_CHARS, Plan, json_values, parse_plan
+from .format import _ASCII_LOWER, _split_think, _strip_fences, _tag
 from .subgoals import subgoal_text
 
 __all__ = ["NextSubtask", "parse_next_subtask"]
@@ -106,7 +106,7 @@ def _parse_text(text: str) -> NextSubtask:
     if done_tag is not None and _truthy(done_tag.strip() or "true"):
         return NextSubtask("", None, None, True, None)
 
-    for value in _json_values(answer):
+    for value in json_values(answer):
         if isinstance(value, dict) and any(k in value for k in ("subtask", "sub_task", "done", "actions", "plan")):
             return _from_object(value)
     # A bare plan: no words, no sub-goal, but something to execute.
