@@ -236,10 +236,11 @@ def _plan_shaped(value: Any) -> bool:
     return isinstance(value, dict) and "action_sequence" in value
 
 
-def json_values(text: str, limit: int = 64):
-    """The bracketed JSON values embedded in `text` (also EAI's Python-style dicts), left to right,
-    outermost only, through the same bounded scanner the plan parser uses; values that do not
-    decode are skipped. For other answer formats built on plans (hierarchical, next sub-task)."""
+def _candidates(text: str, limit: int):
+    """``(start, end, value, problem, error)`` for each bracketed value of `text`, left to right,
+    under one scan budget: ``problem`` is the scanner's ("deep", or another syntax problem),
+    ``error`` the decoder's; both empty means ``value`` decoded. After a decoded value the scan
+    resumes at its end (values nested inside it are its parts), after a failure one character on."""
     pos, budget = 0, _SCAN_BUDGET
     for _ in range(limit):
         m = _START.search(text, pos)
@@ -249,14 +250,21 @@ def json_values(text: str, limit: int = 64):
         end, relaxed, problem = _scan(text, p, budget)
         budget -= end - p
         if problem:
+            yield p, end, None, problem, ""
             pos = p + 1
             continue
         value, err = _decode(text[p:end], relaxed)
-        if err:
-            pos = p + 1
-            continue
-        yield value
-        pos = end
+        yield p, end, value, "", err
+        pos = p + 1 if err else end
+
+
+def json_values(text: str, limit: int = 64):
+    """The bracketed JSON values embedded in `text` (also EAI's Python-style dicts), left to right,
+    outermost only, through the same bounded scanner the plan parser uses; values that do not
+    decode are skipped. For other answer formats built on plans (hierarchical, next sub-task)."""
+    for _, _, value, problem, err in _candidates(text, limit):
+        if not problem and not err:
+            yield value
 
 
 def _parse_text(text: str, fmt: str) -> Plan:
@@ -271,27 +279,17 @@ def _parse_text(text: str, fmt: str) -> Plan:
             return _fail("empty output after </think>")
     unclosed_think = "<think>" in text  # only decides the reason if no plan is found
 
-    pos, budget = 0, _SCAN_BUDGET
     empty_ok: Plan | None = None        # an empty list in prose must not beat a real plan
     best: tuple[int, str] | None = None  # (span, error) of the largest plan-shaped candidate
     too_deep, lone_action, first_syntax = False, False, ""
-    for _ in range(_MAX_CANDIDATES):
-        m = _START.search(text, pos)
-        if m is None or budget <= 0:
-            break
-        p = m.start()
-        end, relaxed, problem = _scan(text, p, budget)
-        budget -= end - p
+    for p, end, value, problem, err in _candidates(text, _MAX_CANDIDATES):
         if problem:
             too_deep |= problem == "deep"
             if problem != "deep":
                 first_syntax = first_syntax or f"unterminated value at character {p}"
-            pos = p + 1
             continue
-        value, err = _decode(text[p:end], relaxed)
         if err:
             first_syntax = first_syntax or f"at character {p}: {err}"
-            pos = p + 1
             continue
         plan = _from_data(value, fmt)
         if plan.ok:
@@ -302,7 +300,6 @@ def _parse_text(text: str, fmt: str) -> Plan:
             best = (end - p, plan.error or "")
         elif isinstance(value, dict) and "action" in value and not first_syntax:
             lone_action = True  # not when it is an item of an earlier, truncated list
-        pos = end  # values nested inside a decoded one are parts of it, not plans of their own
     # A broken plan beats an empty list met in prose: rewarding "[]" there would hide the failure.
     if best is not None:
         return _fail(best[1])
