@@ -9,6 +9,7 @@
 
 #include "emx/backend.hpp"
 #include "emx/emx.hpp"
+#include "interrupt.hpp"
 #include "py_task.hpp"
 #include "rollout.hpp"
 
@@ -93,11 +94,8 @@ py::dict evaluation_to_dict(const Task& task, const Evaluation& ev) {
 // Runs goal checks with the GIL released and hands back numpy arrays.
 py::tuple run_checks(const std::vector<const Task*>& tasks, const std::vector<const WorldState*>& states, int threads,
                      bool with_fraction = true) {
-  std::vector<GoalSummary> checks;
-  {
-    py::gil_scoped_release release;
-    checks = summarize_batch(tasks, states, threads, with_fraction);
-  }
+  std::vector<GoalSummary> checks =
+      emx_py::run_interruptible([&] { return summarize_batch(tasks, states, threads, with_fraction); });
   py::array_t<bool> success(checks.size());
   py::array_t<double> fraction(checks.size());
   auto s = success.mutable_unchecked<1>();
@@ -370,11 +368,8 @@ PYBIND11_MODULE(_core, m) {
     std::vector<PlanInput> inputs;
     inputs.reserve(items.size());
     for (const auto& [t, actions, ok] : items) inputs.push_back({t.task, actions, ok});
-    std::vector<Evaluation> evs;
-    {
-      py::gil_scoped_release release;
-      evs = evaluate_batch(inputs, reward, threads, keep_trace);
-    }
+    std::vector<Evaluation> evs =
+        emx_py::run_interruptible([&] { return evaluate_batch(inputs, reward, threads, keep_trace); });
     py::list out;
     for (size_t i = 0; i < evs.size(); ++i) out.append(evaluation_to_dict(*inputs[i].task, evs[i]));
     return out;

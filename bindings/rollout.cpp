@@ -330,11 +330,21 @@ void bind_rollout(py::module_& m) {
            }, py::arg("timeout") = 60.0)
       .def("stats", [](PyScheduler& p) { return stats_dict(p.get().stats()); })
       .def("signal_worker", [](PyScheduler& p, int32_t worker, int sig) { return p.get().signal_worker(worker, sig); })
-      .def("shutdown", [](PyScheduler& p) {
+      .def("shutdown", [](PyScheduler& p, double grace_s) {
              if (!p.s) return;
-             py::gil_scoped_release release;
-             p.s->shutdown();
-           })
+             bool interrupted = false;
+             {
+               py::gil_scoped_release release;
+               // Ctrl-C while a graceful stop waits for running episodes kills them at once.
+               p.s->shutdown(grace_s, [&interrupted] {
+                 py::gil_scoped_acquire acquire;
+                 interrupted = PyErr_CheckSignals() != 0;
+                 return !interrupted;
+               });
+             }
+             if (interrupted) throw py::error_already_set();
+           }, py::arg("grace") = -1.0,
+           "Stops the workers: SHUTDOWN, then SIGKILL after grace seconds (< 0: the config's; 0: at once).")
       .def("close", [](PyScheduler& p) {
              std::unique_ptr<Scheduler> s = std::move(p.s);
              py::gil_scoped_release release;

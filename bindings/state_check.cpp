@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "interrupt.hpp"
 #include "emx/backend.hpp"
 #include "emx/state_check.hpp"
 #include "py_task.hpp"
@@ -656,10 +657,8 @@ py::dict call(const PyStateCheck& self, py::handle boxes_o, py::handle interiors
   OutSlot reward = out_slot(out, "reward", false, {B}, Dtype::kF64, "<f8", 0);
   emx::StateCheckOutputs o{static_cast<uint8_t*>(atoms.ptr), static_cast<uint8_t*>(success.ptr),
                            static_cast<double*>(fraction.ptr), static_cast<double*>(reward.ptr)};
-  {
-    py::gil_scoped_release release;
-    check.run_cpu(in, o, threads);
-  }
+  // Ctrl-C skips the rest (given `out` arrays then hold a partial result) and raises.
+  emx_py::run_interruptible([&] { check.run_cpu(in, o, threads); });
   result["atom_truth"] = atoms.object;
   result["success"] = success.object;
   result["fraction"] = fraction.object;

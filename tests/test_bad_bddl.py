@@ -408,7 +408,7 @@ def test_non_utf8_file_is_a_value_error_naming_the_file(tmp_path):
 def _timed_error(text: str) -> emx.BddlError:
     t0 = time.perf_counter()
     e = error_of(text)
-    assert time.perf_counter() - t0 < 5.0
+    assert time.perf_counter() - t0 < 60.0   # a hang guard only: a quadratic scan would take hours
     return e
 
 

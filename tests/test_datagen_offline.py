@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 
 import pytest
 
@@ -138,14 +137,11 @@ def test_dataset_verify_finds_a_damaged_problem(tasks, tmp_path):
     assert not list(tmp_path.glob(".*.tmp"))
 
 
-def test_throughput_1000_tasks_under_a_minute():
-    """The issue's bar: `emx gen tasks --n 1000` offline in under a minute on 2 cores (with the
-    layout check of every init)."""
-    t0 = time.perf_counter()
+def test_1000_tasks_all_compile_and_validate():
+    """1000 offline tasks (with the layout check of every init); their speed is measured by
+    `emx bench datagen`, not here."""
     run = generate(1000, seed=11)
-    seconds = time.perf_counter() - t0
     assert len(run.tasks) == 1000
-    assert seconds < 60, f"{seconds:.1f} s"
     # templates only draw what the knowledge base allows: the compiler and the vocabulary
     # validator never reject an offline draft
     assert not [k for k in run.rejections if k.startswith(("syntax", "vocabulary"))], run.rejections

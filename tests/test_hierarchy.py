@@ -317,7 +317,7 @@ def test_huge_and_deep_inputs_are_bounded(task, text):
     hp = parse_hierarchical(text)
     ns = parse_next_subtask(text)
     r = evaluate_hierarchical(task, text)
-    assert time.perf_counter() - t0 < 5.0
+    assert time.perf_counter() - t0 < 60.0   # a hang guard only: quadratic scanning would take minutes
     assert isinstance(hp.format_ok, bool) and isinstance(ns.done, bool) and isinstance(r.reward, float)
 
 

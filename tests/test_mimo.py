@@ -125,7 +125,7 @@ def test_garbage_never_raises_and_is_bounded(reply):
     points = parse_points(reply)
     assert all(isinstance(p, Point) for p in points)
     assert isinstance(emx.parse_plan(extract_answer(reply)), emx.Plan)       # and the plan parser takes it
-    assert time.perf_counter() - t0 < 5.0
+    assert time.perf_counter() - t0 < 60.0   # a hang guard only: quadratic scanning would take minutes
 
 
 # -- make_policy ---------------------------------------------------------------------------------

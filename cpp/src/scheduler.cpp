@@ -189,9 +189,11 @@ struct Scheduler::Impl {
   mutable std::mutex mu;
   std::condition_variable space_cv, ready_cv;
   std::thread io;
+  std::mutex join_mu;           // shutdown() from two threads joins io once
   int wake_fd[2] = {-1, -1};
   std::atomic<bool> wake_pending{false};
   bool stopping = false;        // shutdown() asked
+  double stop_grace_s = -1.0;   // the grace shutdown() asked for (< 0: cfg.shutdown_grace_s)
   bool shutdown_started = false;
   bool finished = false;        // the I/O thread is done
   TimePoint shutdown_deadline;
@@ -826,7 +828,7 @@ struct Scheduler::Impl {
 
   void begin_shutdown(TimePoint now) {
     shutdown_started = true;
-    shutdown_deadline = now + dur(cfg.shutdown_grace_s);
+    shutdown_deadline = now + dur(stop_grace_s >= 0 ? stop_grace_s : cfg.shutdown_grace_s);
     for (auto& [key, job] : pending) fail_job(*job, EpisodeStatus::kCancelled, "the scheduler shut down", now);
     pending.clear();
     pending_episodes = 0;
@@ -856,6 +858,8 @@ struct Scheduler::Impl {
       now = Clock::now();
       if (stopping && !shutdown_started) begin_shutdown(now);
       if (shutdown_started) {
+        // A later shutdown(0) (Ctrl-C while a graceful stop waits) cuts the grace short.
+        if (stop_grace_s >= 0 && now + dur(stop_grace_s) < shutdown_deadline) shutdown_deadline = now + dur(stop_grace_s);
         bool open = false;
         for (const Slot& s : slots) open = open || s.fd >= 0;
         if (!open || now >= shutdown_deadline) break;
@@ -1088,14 +1092,19 @@ std::vector<EpisodeResult> Scheduler::evaluate(std::vector<EpisodeRequest> batch
   std::vector<EpisodeResult> out(n);
   size_t got = 0;
   std::unique_lock<std::mutex> lk(sink->mu);
+  // keep_waiting runs every 0.1 s by the clock, not only when no result came
+  // for 0.1 s: a stream of short episodes would otherwise never let it run.
+  const auto period = std::chrono::milliseconds(100);
+  auto next_check = std::chrono::steady_clock::now() + period;
   while (got < n) {
     if (keep_waiting) {
-      if (!sink->cv.wait_for(lk, std::chrono::milliseconds(100), [&] { return !sink->q.empty(); })) {
+      sink->cv.wait_until(lk, next_check, [&] { return !sink->q.empty(); });
+      if (std::chrono::steady_clock::now() >= next_check) {
         lk.unlock();
         bool go_on = keep_waiting();
         lk.lock();
         if (!go_on) throw std::runtime_error("interrupted");
-        continue;
+        next_check = std::chrono::steady_clock::now() + period;
       }
     } else {
       sink->cv.wait(lk, [&] { return !sink->q.empty(); });
@@ -1179,15 +1188,35 @@ int32_t Scheduler::signal_worker(int32_t worker, int sig) {
   return static_cast<int32_t>(s.pid);
 }
 
-void Scheduler::shutdown() {
+void Scheduler::shutdown(double grace_s, const std::function<bool()>& keep_waiting) {
   if (!impl_ || impl_->owner_pid != ::getpid()) return;
-  {
-    std::lock_guard<std::mutex> lk(impl_->mu);
-    impl_->stopping = true;
+  Impl& m = *impl_;
+  auto ask = [&m](double grace) {
+    std::lock_guard<std::mutex> lk(m.mu);
+    m.stopping = true;
+    if (grace >= 0 && (m.stop_grace_s < 0 || grace < m.stop_grace_s)) m.stop_grace_s = grace;
+  };
+  ask(grace_s);
+  m.space_cv.notify_all();
+  m.wake();
+  if (keep_waiting) {
+    // Wait in short slices so the caller can cut the grace short (Ctrl-C).
+    bool asked_stop = false;
+    std::unique_lock<std::mutex> lk(m.mu);
+    while (!m.finished) {
+      if (m.ready_cv.wait_for(lk, std::chrono::milliseconds(100), [&m] { return m.finished; })) break;
+      if (asked_stop) continue;
+      lk.unlock();
+      if (!keep_waiting()) {
+        asked_stop = true;
+        ask(0.0);
+        m.wake();
+      }
+      lk.lock();
+    }
   }
-  impl_->space_cv.notify_all();
-  impl_->wake();
-  if (impl_->io.joinable()) impl_->io.join();
+  std::lock_guard<std::mutex> j(m.join_mu);
+  if (m.io.joinable()) m.io.join();
 }
 
 }  // namespace emx

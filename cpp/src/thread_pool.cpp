@@ -1,5 +1,7 @@
 #include "thread_pool.hpp"
 
+#include "emx/interrupt.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -27,7 +29,8 @@ class Pool {
   }
   int size() const { return static_cast<int>(threads_.size()); }
 
-  void run(size_t n, int helpers, const std::function<void(size_t)>& fn) {
+  // Returns false when the caller's interrupt poller stopped the job early.
+  bool run(size_t n, int helpers, const std::function<void(size_t)>& fn, InterruptPoller* poller) {
     std::lock_guard<std::mutex> job_lock(job_m_);  // one job at a time
     {
       std::lock_guard<std::mutex> lock(m_);
@@ -40,25 +43,38 @@ class Pool {
       ++generation_;
     }
     wake_.notify_all();
-    work();
+    bool finished = work(poller);
     std::unique_lock<std::mutex> lock(m_);
     // Late helpers may still join; closing the invitation first means none
     // starts on a finished job.
     invited_ = 0;
     done_.wait(lock, [this] { return busy_ == 0; });
     fn_ = nullptr;
+    return finished;
   }
 
  private:
-  void work() {
+  // The caller passes its poller: between items it may stop the job, which
+  // makes every thread's next claim come back empty.
+  bool work(InterruptPoller* poller = nullptr) {
     t_in_pool_job = true;
+    bool finished = true;
     for (;;) {
       size_t begin = next_.fetch_add(chunk_);
       if (begin >= n_) break;
       size_t end = std::min(n_, begin + chunk_);
-      for (size_t i = begin; i < end; ++i) (*fn_)(i);
+      for (size_t i = begin; i < end; ++i) {
+        if (poller && poller->poll()) {
+          next_.store(n_);
+          finished = false;
+          break;
+        }
+        (*fn_)(i);
+      }
+      if (!finished) break;
     }
     t_in_pool_job = false;
+    return finished;
   }
 
   void loop() {
@@ -100,12 +116,17 @@ Pool& pool() {
 void parallel_for(size_t n, int threads, const std::function<void(size_t)>& fn) {
   int want = threads > 0 ? threads : hardware_threads();
   want = static_cast<int>(std::min<size_t>(static_cast<size_t>(want), n));
+  InterruptPoller poller;
+  InterruptPoller* p_poll = poller.active() && !t_in_pool_job ? &poller : nullptr;
   if (want <= 1 || n < 2 || t_in_pool_job) {
-    for (size_t i = 0; i < n; ++i) fn(i);
+    for (size_t i = 0; i < n; ++i) {
+      if (p_poll && p_poll->poll()) throw Interrupted();
+      fn(i);
+    }
     return;
   }
   Pool& p = pool();
-  p.run(n, std::min(want - 1, p.size()), fn);
+  if (!p.run(n, std::min(want - 1, p.size()), fn, p_poll)) throw Interrupted();
 }
 
 }  // namespace emx::detail

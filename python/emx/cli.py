@@ -303,6 +303,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from emx.errors import EmxError
 
+    if argv is None:
+        # As the `emx` process, Ctrl-C (SIGINT) always stops the command, even when it was started
+        # with SIGINT ignored (a background job of a non-interactive shell inherits that, and
+        # Python then installs no handler of its own).
+        import signal
+
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
     import contextlib
 
     from emx.jsonout import json_mode
@@ -317,7 +325,9 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"[red]error:[/] {e}", markup=True, highlight=False)
         return 2
     except KeyboardInterrupt:
-        err.print("interrupted")
+        # One line on stderr; with --json nothing partial has reached stdout.
+        what = " ".join(str(x) for x in (getattr(args, "command", None), getattr(args, "action", None)) if x)
+        err.print(f"interrupted: emx {what}".rstrip(), highlight=False)
         return 130
 
 

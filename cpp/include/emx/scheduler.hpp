@@ -193,8 +193,12 @@ class Scheduler {
   /// SIGSTOP for a hang). Returns its pid, 0 when it has none.
   int32_t signal_worker(int32_t worker, int sig);
   /// Stops accepting work, cancels what has not run, stops the workers
-  /// (SHUTDOWN, then SIGKILL) and reaps them. Idempotent.
-  void shutdown();
+  /// (SHUTDOWN, then SIGKILL after grace_s; < 0: config().shutdown_grace_s)
+  /// and reaps them. grace_s = 0 kills running episodes at once (Ctrl-C); a
+  /// shorter grace given while an earlier shutdown waits takes over. Idempotent.
+  /// While it waits, keep_waiting (if given) is called about every 0.1 s; when
+  /// it returns false the grace ends at once (the workers are killed).
+  void shutdown(double grace_s = -1.0, const std::function<bool()>& keep_waiting = {});
 
  private:
   struct Impl;

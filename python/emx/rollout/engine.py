@@ -181,9 +181,10 @@ _open_engines: weakref.WeakSet = weakref.WeakSet()
 
 @atexit.register
 def _close_all() -> None:
+    # At exit nobody reads the results of episodes still running: stop them at once.
     for e in list(_open_engines):
         try:
-            e.close()
+            e.close(cancel_running=True)
         except Exception:
             pass
 
@@ -239,15 +240,24 @@ class RolloutEngine:
     def __enter__(self) -> RolloutEngine:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        # Leaving on an exception (Ctrl-C above all) kills running episodes at once instead of
+        # letting them finish: nobody will read their results.
+        self.close(cancel_running=exc_type is not None)
 
-    def close(self) -> None:
-        """Cancels what has not run, stops and reaps every worker. Idempotent."""
+    def close(self, cancel_running: bool = False) -> None:
+        """Cancels what has not run, stops and reaps every worker. Running episodes may finish
+        (up to the scheduler's shutdown grace) unless ``cancel_running``, which kills their
+        workers at once. Ctrl-C while it waits cancels them too. Idempotent."""
         if self._closed or os.getpid() != self._pid:
             return   # closed already, or a forked child: the workers belong to the parent
         self._closed = True
-        self._core.shutdown()
+        try:
+            self._core.shutdown(0.0 if cancel_running else -1.0)
+        finally:
+            self._finish_close()
+
+    def _finish_close(self) -> None:
         if self._collector is not None:
             self._collector.join(timeout=10)
         self._drain()

@@ -77,8 +77,20 @@ def serve(sources: Sequence[str] = ("eai-behavior",), host: str = "127.0.0.1", p
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=access_log,
                             server_header=False, date_header=True,
                             limit_concurrency=4 * (state.limits.max_queue + state.limits.concurrency()) + 64,
-                            timeout_keep_alive=15, lifespan="on")
-    uvicorn.Server(config).run()
+                            timeout_keep_alive=15, lifespan="on",
+                            # SIGTERM drains: requests in flight get their answer (each is bounded by
+                            # the request timeout), then the backend's workers are stopped.
+                            timeout_graceful_shutdown=state.limits.request_timeout_s + 5)
+    # uvicorn stops gracefully on SIGTERM and SIGINT, then raises the signal again under the handler
+    # that was there before. For SIGTERM that handler is a no-op here, so a drained server exits 0;
+    # SIGINT reaches Python's own handler (KeyboardInterrupt: the CLI's exit status 130).
+    import signal
+
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
 
 
