@@ -290,8 +290,27 @@ PYBIND11_MODULE(_core, m) {
              StepResult r = apply(*t.task, s, a);
              return py::make_tuple(r.ok, std::string(error_name(r.error)), r.message);
            })
+      .def("step", [](const PyTask& t, WorldState& s, const WorldState& start, const std::vector<Action>& prefix,
+                      const Action& a) {
+             // One step of a run that began in `start` with `prefix`: the executor's
+             // apply plus its wrong-order rule (classify_failure), for Python callers
+             // (closed-loop episodes, the physics world's symbolic pre-check).
+             StepResult r = apply(*t.task, s, a);
+             if (!r.ok) classify_failure(*t.task, start, prefix.data(), prefix.size(), a, r);
+             return py::make_tuple(r.ok, std::string(error_name(r.error)), r.message);
+           }, py::arg("state"), py::arg("start"), py::arg("prefix"), py::arg("action"))
+      .def("classify_failure", [](const PyTask& t, const WorldState& start, const std::vector<Action>& prefix,
+                                  const Action& a, const std::string& error, const std::string& message) {
+             // A step that failed elsewhere (physics pre-check) classified by the executor's rule.
+             StepResult r{false, ErrorType::kMissingStep, message};
+             for (int e = 0; e < static_cast<int>(ErrorType::kCount); ++e)
+               if (error_name(static_cast<ErrorType>(e)) == error) r.error = static_cast<ErrorType>(e);
+             classify_failure(*t.task, start, prefix.data(), prefix.size(), a, r);
+             return py::make_tuple(std::string(error_name(r.error)), r.message);
+           }, py::arg("start"), py::arg("prefix"), py::arg("action"), py::arg("error"), py::arg("message"))
+      .def_property_readonly("semantics", [](const PyTask& t) { return std::string(semantics_name(t.task->semantics)); })
       .def("check", [](const PyTask& t, const WorldState& s) {
-             GoalCheck g = check_goal(t.task->goal, t.task->layout, s);
+             GoalCheck g = check_goal(t.task->goal, t.task->layout, judged_state(*t.task, s));
              return py::make_tuple(g.success, g.fraction, std::vector<bool>(g.condition_truth.begin(), g.condition_truth.end()));
            })
       .def("oracle", [](const PyTask& t, int max_actions) {
@@ -304,6 +323,21 @@ PYBIND11_MODULE(_core, m) {
              }
              return py::make_tuple(plan.solved, plan.actions, plan.reason);
            }, py::arg("max_actions") = 400);
+
+  m.def("semantics_table", [] {
+    py::list rows;
+    for (int i = 0; i < kNumSemanticsRules; ++i) {
+      const SemanticsRuleRow& r = kSemanticsTable[i];
+      py::dict d;
+      d["id"] = std::string(r.id);
+      d["emx"] = std::string(r.emx);
+      d["eai"] = std::string(r.eai);
+      d["embomatrix"] = std::string(r.embomatrix);
+      d["eai_source"] = std::string(r.eai_source);
+      rows.append(d);
+    }
+    return rows;
+  }, "Every semantics rule: id, what emx / eai / embomatrix do, and the eai-eval function eai follows.");
 
   m.def("compile_task", [](const std::string& text, const std::string& filename, const KnowledgeBase& kb) {
     TaskPtr task;

@@ -126,6 +126,19 @@ Problem parse_problem(std::string_view text, const std::string& filename) {
     fail_at(filename, root, "expected '(define (problem NAME) ...)'");
   Problem p;
   p.filename = filename;
+  for (size_t i = 0; i < text.size();) {
+    size_t j = text.find('\n', i);
+    if (j == std::string_view::npos) j = text.size();
+    std::string_view line = text.substr(i, j - i);
+    i = j + 1;
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+    constexpr std::string_view kTag = ";@emx ";
+    if (line.substr(0, kTag.size()) != kTag || p.pragmas.size() >= 100000) continue;
+    line.remove_prefix(kTag.size());
+    size_t sp = line.find(' ');
+    p.pragmas.emplace_back(std::string(line.substr(0, sp)), sp == std::string_view::npos ? std::string() : std::string(line.substr(sp + 1)));
+  }
   bool have_objects = false, have_init = false, have_goal = false;
   for (size_t i = 1; i < root.children.size(); ++i) {
     const SExpr& group = root.children[i];

@@ -36,7 +36,7 @@ Evaluation score_execution(const Task& task, const std::vector<Action>& plan, bo
   c.plan_length = static_cast<int32_t>(plan.size());
   ev.execution = std::move(execution);
   c.executability = plan.empty() ? 0.0 : static_cast<double>(ev.execution.executed) / plan.size();
-  ev.goal = check_goal(task.goal, task.layout, ev.execution.final_state);
+  ev.goal = check_goal(task.goal, task.layout, judged_state(task, ev.execution.final_state));
   c.goal_fraction = ev.goal.fraction;
   c.success = format_ok && ev.goal.success;
   // Distinct valid objects named anywhere in the plan (the EmboMatrix term),

@@ -28,6 +28,7 @@ struct Ctx {
   const Task& task;
   WorldState& s;
   const WorldLayout& L;
+  const SemanticsRules& R = task.rules();
 
   const std::string& name(int32_t o) const { return task.objects[o].name; }
   bool has(int32_t o, uint32_t ability) const { return task.has(o, ability); }
@@ -148,8 +149,12 @@ const char* hand_name(ActionType t) { return action_info(t).hand == 0 ? "left" :
 // ---------------------------------------------------------------- grasp / release
 StepResult grasp(Ctx& c, int32_t& hand, const char* hname, int32_t o) {
   if (c.is_floor(o)) return fail(ErrorType::kAffordance, "cannot grasp the floor " + c.name(o));
-  if (c.has(o, kFixed)) return fail(ErrorType::kAffordance, c.name(o) + " is too big to grasp");
-  if (c.has(o, kSubstance)) return fail(ErrorType::kAffordance, c.name(o) + " is a substance and cannot be grasped");
+  if (c.R.grasp_fixed_is_affordance) {
+    if (c.has(o, kFixed)) return fail(ErrorType::kAffordance, c.name(o) + " is too big to grasp");
+    if (c.has(o, kSubstance)) return fail(ErrorType::kAffordance, c.name(o) + " is a substance and cannot be grasped");
+  }
+  if (c.R.grasp_max_volume > 0.f && c.task.objects[o].volume > c.R.grasp_max_volume)
+    return fail(ErrorType::kAffordance, c.name(o) + " is too big to grasp (volume > " + std::to_string(c.R.grasp_max_volume).substr(0, 3) + " m^3)");
   if (c.has(o, kAgent)) return fail(ErrorType::kAffordance, "the robot cannot grasp itself");
   if (hand == o) return additional(c.name(o) + " is already in the " + hname + " hand");
   if (c.s.holding(o)) return additional(c.name(o) + " is already in the other hand");
@@ -157,6 +162,10 @@ StepResult grasp(Ctx& c, int32_t& hand, const char* hname, int32_t o) {
   if (auto r = interactive(c, o); !r.ok) return r;
   lift(c, o);
   hand = o;
+  // EAI: what is much bigger than the grasped object does not come with it.
+  if (const float ratio = c.R.grasp_drops_children_ratio; ratio > 0.f && c.task.objects[o].volume > 0.f)
+    for (int32_t x = 0; x < c.L.num_objects; ++x)
+      if (c.s.parent[x] == o && c.task.objects[x].volume > ratio * c.task.objects[o].volume) detach(c, x);
   return ok();
 }
 
@@ -164,9 +173,14 @@ StepResult release(Ctx& c, int32_t& hand, const char* hname, int32_t o) {
   if (hand < 0) {
     // EAI: releasing something that sits somewhere is a missing step (grasp it
     // first); releasing with an empty hand and nothing placed is a no-op.
-    bool placed = c.s.parent[o] >= 0;
+    // eai: only graph edges (nextto, onfloor, under, either way) count;
+    // ontop/inside live in EAI's relation tree, which its check does not see.
+    bool placed = c.R.release_placed_by_support && c.s.parent[o] >= 0;
     for (int32_t x = 0; x < c.L.num_objects && !placed; ++x)
-      placed = c.get(P::kOnFloor, o, x) || c.get(P::kNextTo, o, x) || c.get(P::kOnTop, o, x);
+      placed = c.R.release_placed_by_support
+                   ? c.get(P::kOnFloor, o, x) || c.get(P::kNextTo, o, x) || c.get(P::kOnTop, o, x)
+                   : c.get(P::kOnFloor, o, x) || c.get(P::kNextTo, o, x) || c.get(P::kUnder, o, x) ||
+                         c.get(P::kOnFloor, x, o) || c.get(P::kNextTo, x, o) || c.get(P::kUnder, x, o);
     if (placed) return fail(ErrorType::kMissingStep, c.name(o) + " is not in the " + hname + " hand");
     return additional(std::string("the ") + hname + " hand is empty");
   }
@@ -187,8 +201,10 @@ enum class Place { kOnTop, kInside, kNextTo, kUnder };
 
 StepResult place(Ctx& c, int32_t& hand, const char* hname, int32_t target, Place how) {
   if (how == Place::kInside && hand >= 0 && target != hand) {
-    if (!c.has(target, kContainer) && !c.has(target, kOpenable) && !c.is_floor(target))
+    if (c.R.place_inside_needs_container && !c.has(target, kContainer) && !c.has(target, kOpenable) && !c.is_floor(target))
       return fail(ErrorType::kAffordance, c.name(target) + " is not a container: nothing can be placed inside it");
+    if (c.R.place_inside_volume_check && c.task.objects[hand].volume > c.task.objects[target].volume && c.task.objects[target].volume > 0.f)
+      return fail(ErrorType::kAffordance, c.name(hand) + " is too big to place inside " + c.name(target));
     if (c.closed(target)) return fail(ErrorType::kMissingStep, c.name(target) + " is closed, open it first");
   }
   if (auto r = place_precondition(c, hand, hname, target); !r.ok) return r;
@@ -267,7 +283,13 @@ bool inside_active(const Ctx& c, int32_t o, uint32_t ability) {
   });
 }
 
+// embomatrix: opening what is open (closing, toggling likewise) succeeds and does nothing.
+bool idempotent_noop(const Ctx& c, int32_t o, uint32_t ability, P pred, bool value) {
+  return c.R.idempotent_state_change_ok && c.has(o, ability) && c.get(pred, o) == value;
+}
+
 StepResult open_close(Ctx& c, int32_t o, bool open) {
+  if (idempotent_noop(c, o, kOpenable, P::kOpen, open)) return ok();
   if (auto r = high_level(c, o, kOpenable, P::kOpen, open, open ? "opened" : "closed"); !r.ok || r.error != ErrorType::kNone) return r;
   if (auto r = interactive(c, o); !r.ok) return r;
   if (open && c.has(o, kToggleable) && c.get(P::kToggledOn, o))
@@ -277,6 +299,7 @@ StepResult open_close(Ctx& c, int32_t o, bool open) {
 }
 
 StepResult toggle(Ctx& c, int32_t o, bool on) {
+  if (idempotent_noop(c, o, kToggleable, P::kToggledOn, on)) return ok();
   if (auto r = high_level(c, o, kToggleable, P::kToggledOn, on, on ? "toggled on" : "toggled off"); !r.ok || r.error != ErrorType::kNone) return r;
   if (auto r = interactive(c, o); !r.ok) return r;
   if (on && c.has(o, kOpenable) && c.get(P::kOpen, o))
@@ -616,6 +639,23 @@ bool is_place(ActionType t) {
 
 }  // namespace
 
+WorldState judged_state(const Task& task, const WorldState& state) {
+  WorldState out = state;
+  const WorldLayout& L = task.layout;
+  if (!task.rules().nextto_from_shared_parent || !L.stores(P::kNextTo)) return out;
+  // eai: EAI teleports a placed object onto/into its parent beside what is
+  // already there, and iGibson's NextTo is geometric: siblings are next to
+  // each other. Floors are no such parent (a room is not "beside").
+  for (int32_t a = 0; a < L.num_objects; ++a) {
+    const int32_t p = state.parent[a];
+    if (p < 0 || task.has(p, kFloor) || !state.is_present(a)) continue;
+    for (int32_t b = 0; b < L.num_objects; ++b)
+      if (b != a && state.parent[b] == p && state.support[b] == state.support[a] && state.is_present(b))
+        out.set(L, P::kNextTo, a, b, true);
+  }
+  return out;
+}
+
 StepResult apply(const Task& task, WorldState& state, const Action& action) {
   if (action.error != ErrorType::kNone) return fail(action.error, action.detail);
   if (action.type == ActionType::kInvalid || static_cast<int>(action.type) >= kNumActionTypes)
@@ -630,6 +670,23 @@ StepResult apply(const Task& task, WorldState& state, const Action& action) {
   return r;
 }
 
+void classify_failure(const Task& task, const WorldState& start, const Action* prefix, size_t step,
+                      const Action& action, StepResult& r) {
+  if (r.ok || (r.error != ErrorType::kMissingStep && r.error != ErrorType::kAffordance) || is_place(action.type) || step == 0)
+    return;
+  WorldState replay = start;
+  for (size_t k = 0; k < step; ++k) {
+    WorldState probe = replay;
+    StepResult pr = apply(task, probe, action);
+    if (pr.ok && pr.error == ErrorType::kNone) {
+      r.error = ErrorType::kWrongOrder;
+      r.message += " (it could have been done before step " + std::to_string(k + 1) + ")";
+      return;
+    }
+    apply(task, replay, prefix[k]);
+  }
+}
+
 Execution execute(const Task& task, const WorldState& start, const std::vector<Action>& plan, bool keep_trace) {
   Execution ex;
   ex.final_state = start;
@@ -637,21 +694,7 @@ Execution execute(const Task& task, const WorldState& start, const std::vector<A
   ex.completed = true;
   for (size_t i = 0; i < plan.size(); ++i) {
     StepResult r = apply(task, ex.final_state, plan[i]);
-    if (!r.ok && (r.error == ErrorType::kMissingStep || r.error == ErrorType::kAffordance) && !is_place(plan[i].type) && i > 0) {
-      // EAI's wrong temporal order: the step would have worked at an earlier
-      // point of this run. Replaying costs O(i) steps, paid only on failure.
-      WorldState replay = start;
-      for (size_t k = 0; k < i; ++k) {
-        WorldState probe = replay;
-        StepResult pr = apply(task, probe, plan[i]);
-        if (pr.ok && pr.error == ErrorType::kNone) {
-          r.error = ErrorType::kWrongOrder;
-          r.message += " (it could have been done before step " + std::to_string(k + 1) + ")";
-          break;
-        }
-        apply(task, replay, plan[k]);
-      }
-    }
+    if (!r.ok) classify_failure(task, start, plan.data(), i, plan[i], r);
     if (keep_trace) ex.trace.push_back({plan[i], r});
     if (!r.ok) {
       ex.completed = false;

@@ -1,4 +1,5 @@
 // compile_task: Problem (names, S-expressions) -> Task (indices, bits, flat goal program).
+#include <cstdlib>
 #include "emx/task.hpp"
 
 #include <algorithm>
@@ -338,6 +339,21 @@ TaskPtr compile_task(const Problem& problem, const KnowledgeBase& kb, const Comp
       t.warnings.push_back(file + ": " + std::to_string(added.size()) + " object(s) got abilities implied by the task");
   }
 
+  // Semantics profile: the options' choice, or the task text's own directive.
+  t.semantics = options.semantics;
+  for (const auto& [key, value] : problem.pragmas)
+    if (key == "semantics") {
+      auto s = semantics_from_name(value);
+      if (!s) fail(0, 0, "unknown semantics profile '" + value + "' (expected emx, eai or embomatrix)");
+      t.semantics = *s;
+    }
+  const SemanticsRules& rules = semantics_rules(t.semantics);
+  for (Object& o : t.objects) {
+    if (o.abilities & (kFloor | kAgent)) continue;
+    if (rules.every_object_freezable) o.abilities |= kFreezable;
+    if (rules.cartons_not_openable && o.category.rfind("carton.", 0) == 0) o.abilities &= ~kOpenable;
+  }
+
   // Hidden slice parts, appended after the declared objects so their indices stay put.
   if (options.create_slice_parts) {
     const int32_t declared = t.num_objects();
@@ -358,6 +374,19 @@ TaskPtr compile_task(const Problem& problem, const KnowledgeBase& kb, const Comp
   }
 
   // Layout and initial state.
+  // Volumes (the eai profile's size rules): declared objects by name, slice parts half their whole.
+  for (const auto& [key, value] : problem.pragmas) {
+    if (key != "volume") continue;
+    size_t sp = value.rfind(' ');
+    auto it = sp == std::string::npos ? t.index_of.end() : t.index_of.find(value.substr(0, sp));
+    if (it == t.index_of.end()) continue;
+    char* end = nullptr;
+    float v = std::strtof(value.c_str() + sp + 1, &end);
+    if (end && *end == '\0' && v >= 0.f && v < 1e6f) t.objects[it->second].volume = v;
+  }
+  for (Object& o : t.objects)
+    if (o.whole >= 0 && o.volume == 0.f) o.volume = t.objects[o.whole].volume / 2;
+
   t.layout = WorldLayout::make(t.num_objects(), binary_used);
   t.initial = WorldState::empty(t.layout);
   for (int32_t i = 0; i < t.num_objects(); ++i)

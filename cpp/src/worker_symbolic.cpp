@@ -1,11 +1,9 @@
 // Symbolic execution of a GROUP with plan-prefix sharing.
 //
 // The executor's semantics are those of emx::execute (executor.cpp), step for
-// step: a failing step that is a missing step or an affordance error, not a
-// place, and not the first, becomes kWrongOrder when the action would have
-// worked before an earlier step of this run. execute() replays the run to
-// find that out; here the states of the current path are kept anyway, so the
-// probe reads them directly.
+// step, the task's semantics profile included; a failing step goes through
+// the executor's own classify_failure (EAI's wrong temporal order), so the
+// rule lives in one place.
 #include <chrono>
 #include <thread>
 
@@ -13,21 +11,6 @@
 
 namespace emx {
 namespace {
-
-bool is_place(ActionType t) {
-  switch (t) {
-    case ActionType::kLeftPlaceOnTop: case ActionType::kRightPlaceOnTop:
-    case ActionType::kLeftPlaceInside: case ActionType::kRightPlaceInside:
-    case ActionType::kLeftPlaceNextTo: case ActionType::kRightPlaceNextTo:
-    case ActionType::kLeftPlaceUnder: case ActionType::kRightPlaceUnder:
-    case ActionType::kLeftPlaceNextToOnTop: case ActionType::kRightPlaceNextToOnTop:
-    case ActionType::kLeftTransferContentsInside: case ActionType::kRightTransferContentsInside:
-    case ActionType::kLeftTransferContentsOnTop: case ActionType::kRightTransferContentsOnTop:
-      return true;
-    default:
-      return false;
-  }
-}
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -91,18 +74,7 @@ void run_symbolic_group(const Task& task, const RewardConfig& reward, const wire
         StepResult res = apply(task, states[d + 1], a);
         ++simulated;
         if (slow_us) std::this_thread::sleep_for(std::chrono::microseconds(slow_us));
-        if (!res.ok && (res.error == ErrorType::kMissingStep || res.error == ErrorType::kAffordance) &&
-            !is_place(a.type) && d > 0) {
-          for (size_t k = 0; k < d; ++k) {
-            WorldState probe = states[k];
-            StepResult pr = apply(task, probe, a);
-            if (pr.ok && pr.error == ErrorType::kNone) {
-              res.error = ErrorType::kWrongOrder;
-              res.message += " (it could have been done before step " + std::to_string(k + 1) + ")";
-              break;
-            }
-          }
-        }
+        if (!res.ok) classify_failure(task, states[0], actions.data(), d, a, res);
         trace.push_back({a, res});
         if (!res.ok) {
           fail_depth = static_cast<int64_t>(d);

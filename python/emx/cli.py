@@ -90,7 +90,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from emx.eval import run_eval
     from emx.policy import make_policy
 
-    tasks = emx.load_tasks(args.tasks, limit=args.limit)
+    tasks = emx.load_tasks(args.tasks, limit=args.limit, semantics=args.semantics)
     policy = make_policy(args.policy)
     if hasattr(policy, "unknown_ids"):
         unknown = policy.unknown_ids(tasks)
@@ -254,6 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="hierarchical: score reasoning, sub-goals and actions level by level (auto: what the "
                         "policy's answers are; wall: policies are hierarchical)")
     e.add_argument("--reward", choices=["embomatrix", "eai", "default"], default="default")
+    e.add_argument("--semantics", choices=["eai", "embomatrix", "emx"], default=None,
+                   help="whose action rules judge the plans (default: the task source's own: "
+                        "eai-behavior -> eai, others -> emx); see docs/actions.md")
     e.add_argument("--limit", type=int, default=None)
     e.add_argument("--json", action="store_true")
     e.set_defaults(fn=cmd_eval)

@@ -125,9 +125,12 @@ def _result(task: Task, plan: Plan, d: dict[str, Any]) -> Result:
 
 
 def evaluate(task: Task, plan: str | Plan | Sequence | dict, mode: str = "symbolic",
-             reward: str | _core.RewardConfig = "default", fmt: str = "auto") -> Result:
-    """Scores one plan (raw model text or a parsed plan) on a task."""
+             reward: str | _core.RewardConfig = "default", fmt: str = "auto",
+             semantics: str | None = None) -> Result:
+    """Scores one plan (raw model text or a parsed plan) on a task. semantics: "eai",
+    "embomatrix" or "emx" (default: the profile the task was loaded with)."""
     _check_mode(mode)
+    task = task.with_semantics(semantics)
     parsed = _parse(plan, fmt)
     if mode == "physics":
         from .sim import evaluate_physics
@@ -144,10 +147,13 @@ def _check_mode(mode: str) -> None:
 
 
 def evaluate_batch(tasks: Sequence[Task], plans: Sequence, reward: str | _core.RewardConfig = "default",
-                   threads: int = 0, keep_trace: bool = False, fmt: str = "auto", mode: str = "symbolic") -> list[Result]:
+                   threads: int = 0, keep_trace: bool = False, fmt: str = "auto", mode: str = "symbolic",
+                   semantics: str | None = None) -> list[Result]:
     """Scores many (task, plan) pairs: symbolic in one C++ call (GIL released, all cores);
-    physics on a pool of SAPIEN worlds, one per thread."""
+    physics on a pool of SAPIEN worlds, one per thread. semantics: as in evaluate."""
     _check_mode(mode)
+    if semantics is not None:
+        tasks = [t.with_semantics(semantics) for t in tasks]
     if len(tasks) != len(plans):
         raise ValueError(f"{len(tasks)} tasks but {len(plans)} plans")
     parsed = [_parse(p, fmt) for p in plans]

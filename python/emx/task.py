@@ -3,6 +3,7 @@ immutable task. ``emx.load_task`` / ``emx.load_tasks`` are the entry points."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import warnings
 from dataclasses import dataclass, field
@@ -16,6 +17,52 @@ from .tasks.sources import TaskSpec, resolve_source
 def knowledge_base() -> _core.KnowledgeBase:
     """The category -> abilities table from the bddl package, as the C++ core reads it."""
     return _core.KnowledgeBase({cat: sorted(names) for cat, names in load_abilities().items()})
+
+
+SEMANTICS = ("eai", "embomatrix", "emx")
+_PRAGMA = ";@emx "
+
+
+def default_semantics(source: str) -> str:
+    """The semantics profile a task source gets unless told otherwise: EAI's own
+    tasks are judged by EAI's rules, everything else by emx's."""
+    return "eai" if source == "eai-behavior" else "emx"
+
+
+def _check_semantics(semantics: str) -> str:
+    if semantics not in SEMANTICS:
+        raise ValueError(f"unknown semantics {semantics!r} (expected one of {', '.join(SEMANTICS)})")
+    return semantics
+
+
+def _object_volumes(text: str, filename: str) -> list[tuple[str, float]]:
+    """Bounding-box volumes (m^3) of a problem's objects, from emx's size priors: the eai
+    profile's grasp and place-inside rules compare volumes as EAI does with iGibson's boxes."""
+    from .scenes.sizes import size_prior
+    from .tasks.knowledge import load_abilities
+
+    abilities = load_abilities()
+    out = []
+    for name, category in _core.parse_problem(text, filename)["objects"]:
+        if category in ("floor.n.01", "agent.n.01"):
+            continue
+        prior, _ = size_prior(category, name, fixed="fixed" in abilities.get(category, ()))
+        out.append((name, float(prior.volume)))
+    return out
+
+
+def with_semantics_text(spec: TaskSpec, semantics: str) -> TaskSpec:
+    """The spec with its semantics profile (and, for eai, object volumes) written into the
+    BDDL text as ';@emx' comment lines, so rollout workers compile the same task."""
+    _check_semantics(semantics)
+    body = "\n".join(line for line in spec.bddl_text.split("\n") if not line.lstrip().startswith(_PRAGMA))
+    if semantics == "emx":  # the core's default: the text stays as written
+        return spec if body == spec.bddl_text else dataclasses.replace(spec, bddl_text=body)
+    # Appended, so line numbers in error messages stay those of the source.
+    tail = [f"{_PRAGMA}semantics {semantics}"]
+    if semantics == "eai":
+        tail += [f"{_PRAGMA}volume {name} {v:.6g}" for name, v in _object_volumes(body, spec.filename)]
+    return dataclasses.replace(spec, bddl_text=body.rstrip("\n") + "\n" + "\n".join(tail) + "\n")
 
 
 @dataclass(frozen=True)
@@ -47,6 +94,17 @@ class Task:
     def source(self) -> str:
         return self.spec.source
 
+    @property
+    def semantics(self) -> str:
+        """The semantics profile the task was compiled with ("eai", "embomatrix", "emx")."""
+        return self.core.semantics
+
+    def with_semantics(self, semantics: str | None) -> "Task":
+        """This task judged by another semantics profile (itself if it already is)."""
+        if semantics is None or semantics == self.semantics:
+            return self
+        return compile_spec(self.spec, semantics)
+
     @functools.cached_property
     def objects(self) -> tuple[ObjectInfo, ...]:
         objs = self.core.objects
@@ -72,23 +130,26 @@ class Task:
         return f"Task({self.id!r}, objects={self.core.num_objects}, goal_conditions={len(self.goal_conditions)})"
 
 
-def compile_spec(spec: TaskSpec) -> Task:
-    """Compiles one spec. Raises emx.errors.BddlError naming file:line:col."""
+def compile_spec(spec: TaskSpec, semantics: str | None = None) -> Task:
+    """Compiles one spec under a semantics profile (default: the source's, see
+    default_semantics). Raises emx.errors.BddlError naming file:line:col."""
+    spec = with_semantics_text(spec, semantics or default_semantics(spec.source))
     return Task(spec, _core.compile_task(spec.bddl_text, spec.filename, knowledge_base()))
 
 
-def load_tasks(src: str, limit: int | None = None) -> list[Task]:
+def load_tasks(src: str, limit: int | None = None, semantics: str | None = None) -> list[Task]:
     """All tasks of a source: 'eai-behavior', 'eai-behavior:ID', 'bddl', 'bddl:ACTIVITY', a
-    .bddl file or a directory of them."""
-    return [compile_spec(spec) for spec in resolve_source(src, limit=limit)]
+    .bddl file or a directory of them. semantics: "eai", "embomatrix" or "emx" (default: the
+    source's own: eai-behavior -> eai, others -> emx)."""
+    return [compile_spec(spec, semantics) for spec in resolve_source(src, limit=limit)]
 
 
-def load_task(src: str) -> Task:
+def load_task(src: str, semantics: str | None = None) -> Task:
     """Exactly one task (a source that names one)."""
     specs = resolve_source(src)
     if len(specs) != 1:
         raise ValueError(f"task source {src!r} holds {len(specs)} tasks; use load_tasks, or name one task")
-    return compile_spec(specs[0])
+    return compile_spec(specs[0], semantics)
 
 
 def warn_unknown_categories(task: Task) -> None:

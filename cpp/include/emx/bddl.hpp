@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace emx {
@@ -69,6 +70,11 @@ struct Problem {
   /// sections, an object declared twice, two formulas in :goal), each with
   /// file:line:col.
   std::vector<std::string> warnings;
+  /// emx directives written as comments, so any BDDL reader ignores them:
+  /// ";@emx KEY VALUE" lines (e.g. ";@emx semantics eai", ";@emx volume apple_0 0.0003").
+  /// They carry a task's semantics profile and object volumes to rollout workers
+  /// together with the BDDL text.
+  std::vector<std::pair<std::string, std::string>> pragmas;
 };
 
 /// Parses a BDDL problem file's text. Checks structure only (balanced parens,

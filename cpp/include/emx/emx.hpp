@@ -11,6 +11,7 @@
 #include "emx/bddl.hpp"
 #include "emx/evaluate.hpp"
 #include "emx/executor.hpp"
+#include "emx/semantics.hpp"
 #include "emx/geometry.hpp"
 #include "emx/goal.hpp"
 #include "emx/oracle.hpp"

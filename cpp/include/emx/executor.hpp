@@ -18,6 +18,20 @@ struct StepResult {
 /// Applies one action in place. Thread-safe for distinct states; never throws.
 StepResult apply(const Task& task, WorldState& state, const Action& action);
 
+/// The state the goal is judged on: `state` plus the relations the task's
+/// semantics derives rather than stores (eai: objects on/in the same parent
+/// are next to each other). The identity for emx and embomatrix.
+WorldState judged_state(const Task& task, const WorldState& state);
+
+/// EAI's wrong temporal order (EvolvingGraph.check_precondition), the one
+/// place the rule lives: `r` is the failed result of `action`, run as step
+/// `step` of a run that began in `start` with `prefix[0..step)`. A
+/// missing_step or affordance failure of a non-place action becomes
+/// kWrongOrder when the action would have worked cleanly in the state before
+/// some earlier step. Replays the prefix: O(step), paid only on failure.
+void classify_failure(const Task& task, const WorldState& start, const Action* prefix, size_t step,
+                      const Action& action, StepResult& r);
+
 struct TraceStep {
   Action action;
   StepResult result;

@@ -13,6 +13,7 @@
 
 #include "emx/bddl.hpp"
 #include "emx/goal.hpp"
+#include "emx/semantics.hpp"
 #include "emx/vocabulary.hpp"
 #include "emx/world_state.hpp"
 
@@ -31,6 +32,7 @@ struct Object {
   uint32_t abilities = 0;
   int32_t whole = -1;    // for a slice part ("peach_0_part_1"): the object it was cut from
   int32_t room = -1;     // index into Task::rooms from (inroom obj room), -1 if unknown
+  float volume = 0.f;    // bounding-box volume in m^3 (";@emx volume NAME M3"), 0 if unknown
 };
 
 struct CompileOptions {
@@ -42,6 +44,8 @@ struct CompileOptions {
   /// Create two hidden parts ("<name>_part_0/1") for every sliceable object,
   /// as EAI's simulator does: after SLICE the plan acts on the parts.
   bool create_slice_parts = true;
+  /// Semantics profile; a ";@emx semantics NAME" line in the BDDL text overrides it.
+  Semantics semantics = Semantics::kEmx;
 };
 
 class Task {
@@ -53,6 +57,7 @@ class Task {
   /// Objects per category, in declaration order (what quantifiers range over).
   std::unordered_map<std::string, std::vector<int32_t>> by_category;
   std::unordered_map<std::string, int32_t> index_of;  // name -> object index
+  Semantics semantics = Semantics::kEmx;
   WorldLayout layout;
   WorldState initial;
   GoalProgram goal;
@@ -63,6 +68,7 @@ class Task {
   /// -1 when there is no such object.
   int32_t find(const std::string& name) const;
   bool has(int32_t obj, uint32_t ability) const { return (objects[obj].abilities & ability) != 0; }
+  const SemanticsRules& rules() const { return semantics_rules(semantics); }
 };
 
 using TaskPtr = std::shared_ptr<const Task>;
