@@ -135,6 +135,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
             report = run_eval(tasks, policy, reward=args.reward, mode=args.mode, progress=advance, scoring=args.scoring)
     summary = report.summary()
     summary["skipped"] = skipped_json(tasks.skipped)
+    from emx.manifest import build_manifest
+
+    summary["manifest"] = build_manifest(
+        tasks=tasks, reward=args.reward, args=args, seeds={"policy": getattr(policy, "seed", None)},
+        mode=args.mode, policy=args.policy, episode=args.episode, scoring=args.scoring)
     if args.episode == "closed-loop":
         from collections import Counter
 
@@ -218,7 +223,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         job = bar.add_task(f"bench {args.name}", total=None)
         result = mod.run(quick=args.quick, progress=lambda *a, **k: bar.advance(job), **extra)
     if args.json:
-        _print_json(result)
+        from emx.manifest import build_manifest
+
+        _print_json({**result, "manifest": build_manifest(args=args, quick=args.quick)})
     else:
         out.print(_table(f"emx bench {args.name}", ("measure", "value"), mod.format_table(result)))
     # `all` records a failing benchmark and runs the rest; the exit status still says so.

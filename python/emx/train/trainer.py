@@ -369,11 +369,22 @@ class Trainer:
                 out.setdefault(name, {})[key] = v
         return out
 
+    def _manifest(self, split: Any) -> dict[str, Any]:
+        from ..manifest import build_manifest
+
+        cfg = self.config
+        return build_manifest(
+            tasks=[t for ts in [split.train, *split.held_out.values()] for t in ts], reward=cfg.reward,
+            semantics=getattr(cfg, "semantics", None) or cfg.extra.get("semantics"), seeds={"seed": cfg.seed},
+            mode=cfg.mode, model=cfg.model,
+            config={k: v for k, v in cfg.to_dict().items() if k != "out"})  # where a run is written changes nothing
+
     def _split_only(self, split: Any, wall0: float) -> dict[str, Any]:
         """``max_steps == 0``: the split (and the run's manifest) is written; nothing is trained."""
         summary = {"out": str(self.out), "steps": 0, "wall_seconds": time.perf_counter() - wall0,
                    "split": str(self.out / "split.json"),
-                   "counts": {"train": len(split.train), **{k: len(v) for k, v in split.held_out.items()}}}
+                   "counts": {"train": len(split.train), **{k: len(v) for k, v in split.held_out.items()}},
+                   "manifest": self.manifest}
         ckpt.atomic_write_text(self.out / "summary.json", json.dumps(summary, indent=1))
         return summary
 
@@ -497,6 +508,8 @@ class Trainer:
                           for name, ts in split.held_out.items() if ts}
         # the in-distribution held-out tasks: what "held-out success" (eval_*) has always meant
         self.eval_tasks = [t for name, ts in self.eval_sets.items() if name != OOD for t in ts]
+        self.manifest = self._manifest(split)
+        ckpt.atomic_write_text(self.out / "manifest.json", json.dumps(self.manifest, indent=1) + "\n")
         if cfg.max_steps == 0:
             return self._split_only(split, wall0)
         import torch
@@ -642,6 +655,7 @@ class Trainer:
             "step_seconds": sum(self.step_seconds) / max(len(self.step_seconds), 1),
             "idle_fraction": sum(waits) / max(sum(self.step_seconds[-len(waits):]) if waits else 1.0, 1e-9),
             "final_model": str(final), "metrics": str(self.metrics.path), "plot": str(png) if png else None,
+            "manifest": self.manifest,
         }
         ckpt.atomic_write_text(self.out / "summary.json", json.dumps(summary, indent=1))
         self.metrics.close()
