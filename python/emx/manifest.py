@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 import subprocess
 from collections.abc import Iterable, Mapping
@@ -100,7 +101,7 @@ def build_manifest(*, tasks: Iterable[Any] | None = None, reward: str | None = N
     task_list = list(tasks) if tasks is not None else None
     if semantics is None:
         semantics = getattr(args, "semantics", None) or "default"
-    return {
+    manifest = {
         "emx_version": _emx_version(),
         "git_revision": git_revision(),
         "semantics": semantics,
@@ -110,3 +111,5 @@ def build_manifest(*, tasks: Iterable[Any] | None = None, reward: str | None = N
         **extra,
         "packages": dict(package_versions()),
     }
+    # as JSON has it (tuples as lists...), so a manifest compares equal to one read from a file
+    return json.loads(json.dumps(manifest, default=str))

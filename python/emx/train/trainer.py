@@ -37,7 +37,7 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 from ..policy.oracle import oracle_plan  # noqa: E402
 from ..policy.vllm_policy import (POLICY_FILE, VLLMPolicy, chat_prompt, create_llm, mark_tokenizer,  # noqa: E402
                                   on_gpu, prompt_text)
-from ..task import Task, load_tasks  # noqa: E402
+from ..task import Task  # noqa: E402
 from . import checkpoint as ckpt  # noqa: E402
 from .config import TrainConfig  # noqa: E402
 from .metrics import MetricsLog  # noqa: E402
