@@ -51,14 +51,19 @@ def package_versions() -> dict[str, str | None]:
 
 @functools.lru_cache(maxsize=1)
 def git_revision() -> str | None:
-    """The commit of the checkout emx runs from (an editable install or PYTHONPATH); None for a
-    wheel, no git, or anything going wrong. A checkout with uncommitted changes gets "+dirty"."""
+    """The commit of the checkout emx runs from (an editable install or PYTHONPATH); None for an
+    installed wheel (even one inside a git checkout), no git, or anything going wrong. A checkout with uncommitted changes gets "+dirty"."""
     here = Path(__file__).resolve().parent
     env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
     try:
         rev = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True,
                              timeout=5, env=env)
         if rev.returncode != 0 or not rev.stdout.strip():
+            return None
+        # an installed copy inside some other repository (a venv in a checkout) is not that commit
+        tracked = subprocess.run(["git", "-C", str(here), "ls-files", "--error-unmatch", "manifest.py"],
+                                 capture_output=True, text=True, timeout=5, env=env)
+        if tracked.returncode != 0:
             return None
         status = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
                                 capture_output=True, text=True, timeout=5, env=env)
