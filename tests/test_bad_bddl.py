@@ -387,8 +387,14 @@ def test_non_utf8_file_in_a_directory_source(tmp_path):
     good.write_text(BASE)
     bad = tmp_path / "b_bad.bddl"
     bad.write_bytes(b"(define (problem p)\n  ; caf\xe9 au lait\n" + BASE.split("\n", 1)[1].encode())
+    # by default the good file loads and the bad one is listed; strict=True makes it the error
+    with pytest.warns(emx.SkippedTasksWarning):
+        tasks = emx.load_tasks(str(tmp_path))
+    assert [t.id for t in tasks] == ["a_good"]
+    (skipped,) = tasks.skipped
+    assert (skipped.file, skipped.line, skipped.column) == (str(bad), 2, 8) and "UTF-8" in skipped.message
     with pytest.raises(emx.BddlError) as info:
-        emx.load_tasks(str(tmp_path))
+        emx.load_tasks(str(tmp_path), strict=True)
     e = info.value
     assert isinstance(e, ValueError)
     # the undecodable byte is on line 2, column 8
@@ -402,7 +408,8 @@ def test_non_utf8_file_is_a_value_error_naming_the_file(tmp_path):
     with pytest.raises(ValueError) as info:
         emx.load_tasks(str(tmp_path))
     assert isinstance(info.value, emx.EmxError)
-    assert str(info.value).startswith(str(bad)) and "UTF-8" in str(info.value)
+    # nothing in the directory loads: an error that names the bad file and where
+    assert f"{bad}:2:8" in str(info.value) and "UTF-8" in str(info.value)
 
 
 def _timed_error(text: str) -> emx.BddlError:

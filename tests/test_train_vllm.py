@@ -52,6 +52,15 @@ def test_shortened_training_run_writes_everything(run_a):
     policy = json.loads((out / "final" / "emx_policy.json").read_text())
     assert policy["prompt_format"] == "compact"
     assert summary["sft_eval"]["eval_n"] == summary["final_eval"]["eval_n"] == 32
+    # every held-out set evaluated on its own; eval_* is the in-distribution ones together
+    for when in ("sft", "final"):
+        sets = summary["held_out"][when]
+        assert {k: v["eval_n"] for k, v in sets.items()} == {"compositional": 16, "novel_categories": 16,
+                                                             "eai_behavior": 4}
+        assert all(0.0 <= v["eval_success"] <= 1.0 for v in sets.values())
+    assert evals[-1]["novel_categories/eval_n"] == 16
+    assert json.loads((out / "split.json").read_text())["counts"]["train"] == 128
+    assert json.loads((out / "manifest.json").read_text()) == summary["manifest"]
     assert summary["learner_wait_seconds_per_step"] >= 0
 
 

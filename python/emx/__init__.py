@@ -10,7 +10,8 @@ from .errors import BddlError, EmxError, TaskSourceError
 from .evaluation import Result, Step, evaluate, evaluate_batch
 from .plans import Plan, PlanAction, parse_plan, plan_to_text
 from .rollout import Episode, RolloutEngine, RolloutResult
-from .task import Task, load_task, load_tasks
+from .task import SkippedTasksWarning, Task, TaskList, load_task, load_tasks
+from .tasks.sources import SkippedFile
 
 __version__ = "0.1.0"
 
@@ -22,6 +23,6 @@ def backend() -> str:
 
 __all__ = [
     "BddlError", "EmxError", "Episode", "Plan", "PlanAction", "Result", "RolloutEngine", "RolloutResult", "Step",
-    "Task", "TaskSourceError",
+    "SkippedFile", "SkippedTasksWarning", "Task", "TaskList", "TaskSourceError",
     "backend", "evaluate", "evaluate_batch", "load_task", "load_tasks", "parse_plan", "plan_to_text",
 ]

@@ -35,15 +35,24 @@ def _table(title: str, header: tuple[str, str], rows: list[tuple[str, str]]) -> 
     return table
 
 
-def cmd_tasks(args: argparse.Namespace) -> int:
-    import emx
+def _load(src: str | list[str], args: argparse.Namespace, limit: int | None = None):
+    """The tasks of SRC; bad files of a corpus are skipped and shown (or raised with --strict)."""
+    from emx.tasks.corpus import load_reporting
 
-    tasks = emx.load_tasks(args.source, limit=args.limit)
+    return load_reporting(src, limit=limit, strict=getattr(args, "strict", False), console=err,
+                          show=not getattr(args, "json", False), semantics=getattr(args, "semantics", None))
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    from emx.tasks.corpus import skipped_json
+
+    tasks = _load(args.source, args, limit=args.limit)
+    skipped = skipped_json(tasks.skipped)
     if args.action == "list":
         rows = [{"id": t.id, "source": t.source, "objects": len(t.visible_objects),
                  "goal_conditions": len(t.goal_conditions), "command": t.command} for t in tasks]
         if args.json:
-            _print_json({"source": args.source, "n": len(rows), "tasks": rows})
+            _print_json({"source": args.source, "n": len(rows), "tasks": rows, "skipped": skipped})
             return 0
         table = Table(title=f"{len(rows)} tasks from {args.source}")
         for col in ("id", "objects", "goal", "command"):
@@ -62,7 +71,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
             "rooms": t.core.rooms,
             "objects": [{"index": o.index, "name": o.name, "category": o.category, "abilities": list(o.abilities),
                          "room": o.room} for o in t.visible_objects],
-            "goal": t.goal_conditions, "warnings": t.warnings}
+            "goal": t.goal_conditions, "warnings": t.warnings, "skipped": skipped}
     if args.prompt:
         info["prompt"] = build_prompt(t, args.prompt)
     if args.json:
@@ -86,11 +95,11 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    import emx
     from emx.eval import run_eval
     from emx.policy import make_policy
+    from emx.tasks.corpus import skipped_json
 
-    tasks = emx.load_tasks(args.tasks, limit=args.limit, semantics=args.semantics)
+    tasks = _load(args.tasks, args, limit=args.limit)
     policy = make_policy(args.policy)
     if hasattr(policy, "unknown_ids"):
         unknown = policy.unknown_ids(tasks)
@@ -125,6 +134,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         else:
             report = run_eval(tasks, policy, reward=args.reward, mode=args.mode, progress=advance, scoring=args.scoring)
     summary = report.summary()
+    summary["skipped"] = skipped_json(tasks.skipped)
+    from emx.manifest import build_manifest
+
+    summary["manifest"] = build_manifest(
+        tasks=tasks, reward=args.reward, args=args, seeds={"policy": getattr(policy, "seed", None)},
+        mode=args.mode, policy=args.policy, episode=args.episode, scoring=args.scoring)
     if args.episode == "closed-loop":
         from collections import Counter
 
@@ -208,7 +223,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         job = bar.add_task(f"bench {args.name}", total=None)
         result = mod.run(quick=args.quick, progress=lambda *a, **k: bar.advance(job), **extra)
     if args.json:
-        _print_json(result)
+        from emx.manifest import build_manifest
+
+        _print_json({**result, "manifest": build_manifest(args=args, quick=args.quick)})
     else:
         out.print(_table(f"emx bench {args.name}", ("measure", "value"), mod.format_table(result)))
     # `all` records a failing benchmark and runs the rest; the exit status still says so.
@@ -223,6 +240,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(args)
 
 
+STRICT_HELP = ("a bad task file (not UTF-8, does not parse or compile) is an error; by default a "
+               "directory/bddl/eai-behavior source skips it and lists it")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="emx", description="emx: a training ground for embodied decision-making")
     sub = p.add_subparsers(dest="command", required=True)
@@ -232,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--source", required=True, help="eai-behavior[:ID], bddl[:ACTIVITY], a .bddl file or a directory")
     t.add_argument("--limit", type=int, default=None)
     t.add_argument("--prompt", choices=["eai", "native"], default=None, help="show: also print the policy prompt")
+    t.add_argument("--strict", action="store_true", help=STRICT_HELP)
     t.add_argument("--json", action="store_true")
     t.set_defaults(fn=cmd_tasks)
 
@@ -258,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="whose action rules judge the plans (default: the task source's own: "
                         "eai-behavior -> eai, others -> emx); see docs/actions.md")
     e.add_argument("--limit", type=int, default=None)
+    e.add_argument("--strict", action="store_true", help=STRICT_HELP)
     e.add_argument("--json", action="store_true")
     e.set_defaults(fn=cmd_eval)
 

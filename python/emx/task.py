@@ -9,8 +9,9 @@ import warnings
 from dataclasses import dataclass, field
 
 from . import _core
+from .errors import BddlError, TaskSourceError
 from .tasks.knowledge import load_abilities
-from .tasks.sources import TaskSpec, resolve_source
+from .tasks.sources import SkippedFile, TaskSpec, is_corpus_source, iter_source, resolve_source
 
 
 @functools.lru_cache(maxsize=1)
@@ -137,11 +138,67 @@ def compile_spec(spec: TaskSpec, semantics: str | None = None) -> Task:
     return Task(spec, _core.compile_task(spec.bddl_text, spec.filename, knowledge_base()))
 
 
-def load_tasks(src: str, limit: int | None = None, semantics: str | None = None) -> list[Task]:
+class SkippedTasksWarning(UserWarning):
+    """``emx.load_tasks`` left out bad files of a corpus source (see the list's ``skipped``)."""
+
+
+class TaskList(list):
+    """The tasks ``emx.load_tasks`` returns: a plain list of Task, plus ``skipped``, the bad files
+    of the source that were left out (``SkippedFile``: file, line, column, message), in order."""
+
+    skipped: list[SkippedFile]
+    source: str
+
+    def __init__(self, tasks=(), skipped=(), source: str = "") -> None:
+        super().__init__(tasks)
+        self.skipped = list(skipped)
+        self.source = source
+
+
+def load_tasks(src: str, limit: int | None = None, strict: bool = False,
+               semantics: str | None = None) -> TaskList:
     """All tasks of a source: 'eai-behavior', 'eai-behavior:ID', 'bddl', 'bddl:ACTIVITY', a
-    .bddl file or a directory of them. semantics: "eai", "embomatrix" or "emx" (default: the
+    .bddl file or a directory of them; at most ``limit`` (counting tasks loaded, not files).
+
+    A corpus source (a directory, 'bddl', 'eai-behavior') loads every good file: a file that is
+    not UTF-8 or does not parse or compile is left out and listed in the result's ``skipped``
+    (file, line, column, message), with one ``SkippedTasksWarning``. ``strict=True`` raises the
+    first bad file's ``BddlError`` instead. A source naming one task always raises, as does a
+    corpus in which no file loads. semantics: "eai", "embomatrix" or "emx" (default: the
     source's own: eai-behavior -> eai, others -> emx)."""
-    return [compile_spec(spec, semantics) for spec in resolve_source(src, limit=limit)]
+    if limit is not None and (not isinstance(limit, int) or limit < 0):
+        raise TaskSourceError(f"limit must be a non-negative integer, got {limit!r}")
+    lenient = not strict and is_corpus_source(src)
+    entries = iter_source(src)
+    tasks = TaskList(source=src)
+    errors: list[BddlError] = []
+    if limit == 0:
+        return tasks
+    for item in entries:
+        if isinstance(item, BddlError):
+            error = item
+        else:
+            try:
+                tasks.append(compile_spec(item, semantics))
+            except BddlError as e:
+                error = e
+            else:
+                if limit is not None and len(tasks) >= limit:
+                    break
+                continue
+        if not lenient:
+            raise error
+        errors.append(error)
+    tasks.skipped = [SkippedFile.from_error(e) for e in errors]
+    if errors and not tasks:
+        shown = "; ".join(str(e) for e in errors[:3])
+        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+        raise TaskSourceError(f"{src}: no task loads; {len(errors)} bad file(s): {shown}{more}")
+    if errors:
+        warnings.warn(f"{src}: skipped {len(errors)} bad task file(s), e.g. {errors[0]} "
+                      "(the list's .skipped names them all; strict=True makes this an error)",
+                      SkippedTasksWarning, stacklevel=2)
+    return tasks
 
 
 def load_task(src: str, semantics: str | None = None) -> Task:

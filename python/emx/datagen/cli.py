@@ -22,6 +22,10 @@ from typing import Any
 __all__ = ["add_parser", "cmd_gen"]
 
 
+STRICT_HELP = ("a bad task file in DIR (not UTF-8, does not parse or compile) is an error; by default it is "
+               "skipped and listed (JSON: skipped_files)")
+
+
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     g = sub.add_parser("gen", help="generate tasks and scenes (the data engine), or report on a dataset")
     gs = g.add_subparsers(dest="action", required=True)
@@ -50,12 +54,14 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     s.add_argument("--no-settle", action="store_true", help="skip physics settling")
     s.add_argument("--prune", action="store_true", help="move tasks whose scene fails out of the dataset")
     s.add_argument("--force", action="store_true", help="rebuild scenes already built")
+    s.add_argument("--strict", action="store_true", help=STRICT_HELP)
     s.add_argument("--json", action="store_true")
 
     r = gs.add_parser("report", help="quality figures of a dataset (acceptance, diversity vs BEHAVIOR-1K, PNG)")
     r.add_argument("dir", metavar="DIR")
     r.add_argument("--no-compare", action="store_true", help="skip the BEHAVIOR-1K comparison")
     r.add_argument("--png", default=None, help="summary PNG path (default DIR/report.png)")
+    r.add_argument("--strict", action="store_true", help=STRICT_HELP)
     r.add_argument("--json", action="store_true")
     g.set_defaults(fn=cmd_gen)
     return g
@@ -86,6 +92,12 @@ def _table(title: str, rows: list[tuple[str, str]], header: tuple[str, str] = ("
 
 
 def _emit(args: argparse.Namespace, obj: dict, human) -> int:
+    if obj.get("skipped_files") and not args.json:
+        from types import SimpleNamespace
+
+        from ..tasks.corpus import print_skipped
+
+        print_skipped([SimpleNamespace(**s) for s in obj["skipped_files"]], _console()[1])
     if args.json:
         from ..jsonout import print_json
 
@@ -108,7 +120,8 @@ def cmd_gen(args: argparse.Namespace) -> int:
         with _bar(quiet) as bar:
             job = bar.add_task("scenes", total=None)
             rep = generate_scenes(args.dir, seed=args.seed, settle=not args.no_settle, prune=args.prune,
-                                  force=args.force, progress=lambda d, t, i: bar.update(job, completed=d, total=t))
+                                  force=args.force, progress=lambda d, t, i: bar.update(job, completed=d, total=t),
+                                  strict=args.strict)
 
         def human(r):
             out.print(_table(f"emx gen scenes {r['dir']}", [
@@ -121,7 +134,7 @@ def cmd_gen(args: argparse.Namespace) -> int:
     # report
     from .report import dataset_report
 
-    rep = dataset_report(args.dir, compare=not args.no_compare, png=args.png)
+    rep = dataset_report(args.dir, compare=not args.no_compare, png=args.png, strict=args.strict)
 
     def human(r):
         rows = [("tasks", str(r["n"])), ("sources", ", ".join(f"{k} {v}" for k, v in r["sources"].items()))]

@@ -165,20 +165,22 @@ def _acceptance(ds: Dataset) -> dict[str, Any]:
 
 
 def dataset_report(out_dir: str | os.PathLike[str], compare: bool = True, png: str | os.PathLike[str] | None = None,
-                   plans: bool = True) -> dict[str, Any]:
+                   plans: bool = True, strict: bool = False) -> dict[str, Any]:
     """The figures of a dataset directory; ``compare``: also BEHAVIOR-1K's; ``png``: where to
-    draw the summary (default DIR/report.png; "" for none)."""
-    from ..task import load_tasks
+    draw the summary (default DIR/report.png; "" for none). Bad task files are left out and
+    listed under ``skipped_files`` (``strict``: the first one raises)."""
+    from ..tasks.corpus import load_reporting, skipped_json
 
     t0 = time.perf_counter()
     ds = Dataset(out_dir)
-    tasks = load_tasks(str(ds.root))
+    tasks = load_reporting(str(ds.root), strict=strict, show=False)
     meta = ds.metadata()
     sources = collections.Counter(meta.get(t.id, {}).get("source", "unknown") for t in tasks)
     difficulty = collections.Counter(meta.get(t.id, {}).get("difficulty", "-") for t in tasks)
     report: dict[str, Any] = {
         "dir": str(ds.root), "n": len(tasks), "sources": dict(sources), "difficulty": dict(difficulty),
         "acceptance": _acceptance(ds), "diversity": diversity(tasks, plans=plans),
+        "skipped_files": skipped_json(tasks.skipped),
     }
     if compare:
         b1k = behavior1k_diversity(plans)

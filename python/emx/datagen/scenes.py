@@ -36,17 +36,18 @@ def _verdict(entry: dict) -> tuple[bool, str]:
 
 def generate_scenes(out_dir: str | os.PathLike[str], seed: int = 0, settle: bool = True, prune: bool = False,
                     force: bool = False, progress: Callable[[int, int, str], None] | None = None,
-                    limit: int | None = None) -> dict:
+                    limit: int | None = None, strict: bool = False) -> dict:
     """Builds the scenes of the dataset at ``out_dir``. Returns {"n", "built", "ok", "failed",
-    "settled", "physics", "reasons", "pruned", "skipped", "seconds"}."""
+    "settled", "physics", "reasons", "pruned", "skipped" (tasks already done), "skipped_files"
+    (bad task files left out; ``strict`` raises the first instead), "seconds"}."""
     from ..scenes import build_scenes
-    from ..task import load_tasks
+    from ..tasks.corpus import load_reporting, skipped_json
 
     t0 = time.perf_counter()
     ds = Dataset(out_dir)
     log_path = ds.root / SCENES_LOG
     done = {} if force else {row["task"]: row for row in read_jsonl(log_path) if isinstance(row.get("task"), str)}
-    tasks = load_tasks(str(ds.root), limit=limit)
+    tasks = load_reporting(str(ds.root), limit=limit, strict=strict, show=False)
     todo = [t for t in tasks if t.id not in done]
     reasons: collections.Counter = collections.Counter()
     ok = failed = settled = 0
@@ -89,4 +90,5 @@ def generate_scenes(out_dir: str | os.PathLike[str], seed: int = 0, settle: bool
                     pruned.append(r["task"])
     return {"dir": str(ds.root), "n": len(tasks) + len(pruned) if prune else len(tasks), "built": len(todo),
             "skipped": len(tasks) - len(todo), "ok": ok, "failed": failed, "settled": settled, "physics": physics,
-            "reasons": dict(reasons.most_common()), "pruned": pruned, "seconds": round(time.perf_counter() - t0, 3)}
+            "reasons": dict(reasons.most_common()), "pruned": pruned, "skipped_files": skipped_json(tasks.skipped),
+            "seconds": round(time.perf_counter() - t0, 3)}

@@ -17,6 +17,10 @@ separators, no ``.bddl``) for a directory.
 
 Every error is a ``TaskSourceError`` (a ValueError) whose message says what was wrong and what
 would be accepted, since it is shown to a person at the command line.
+
+Corpus sources (a directory, ``bddl``, ``eai-behavior``) can hold a bad file among good ones:
+``iter_source`` yields the ``BddlError`` of a file it cannot read in that file's place, so that a
+caller (``emx.load_tasks``) can skip it and go on; ``resolve_source`` raises it.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import difflib
 import functools
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +37,8 @@ from ..errors import TaskSourceError
 from ..errors import BddlError
 from .eai import EaiTask, eai_to_bddl, load_eai_tasks
 
-__all__ = ["TaskSpec", "resolve_source", "bddl_activities", "SOURCE_FORMS"]
+__all__ = ["TaskSpec", "SkippedFile", "resolve_source", "iter_source", "is_corpus_source", "bddl_activities",
+           "SOURCE_FORMS"]
 
 SOURCE_FORMS = (
     "eai-behavior",
@@ -58,6 +64,26 @@ class TaskSpec:
     filename: str      # path, or "<eai:identifier>", for error messages
     command: str       # the natural-language command given to the policy
     eai: EaiTask | None = None
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A task file of a corpus source that was left out, and where it went wrong."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+
+    @classmethod
+    def from_error(cls, e: BddlError) -> "SkippedFile":
+        return cls(e.file, e.line, e.column, e.message)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"file": self.file, "line": self.line, "column": self.column, "message": self.message}
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.message}"
 
 
 def _words(name: str) -> str:
@@ -144,8 +170,8 @@ def _read_text(path: str | os.PathLike[str]) -> str:
         line = head.count(b"\n") + 1
         col = e.start - (head.rfind(b"\n") + 1) + 1
         where = f"{os.fspath(path)}:{line}:{col}"
-        raise BddlError(f"{where}: not UTF-8 text ({e.reason}, byte 0x{e.object[e.start]:02x})",
-                        os.fspath(path), line, col, "not UTF-8 text") from None
+        message = f"not UTF-8 text ({e.reason}, byte 0x{e.object[e.start]:02x})"
+        raise BddlError(f"{where}: {message}", os.fspath(path), line, col, message) from None
     except OSError as e:
         raise TaskSourceError(f"{os.fspath(path)}: cannot read ({e.strerror})") from None
 
@@ -179,7 +205,7 @@ def _is_domain_file(path: Path) -> bool:
     return bool(_DOMAIN_FILE_RE.match(head))
 
 
-def _dir_specs(root: Path, limit: int | None) -> list[TaskSpec]:
+def _dir_entries(root: Path) -> Iterator[TaskSpec | BddlError]:
     found: list[tuple[str, Path]] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
@@ -189,59 +215,86 @@ def _dir_specs(root: Path, limit: int | None) -> list[TaskSpec]:
                 rel = path.relative_to(root).with_suffix("").as_posix()
                 found.append((rel, path))
     found.sort()
-    specs: list[TaskSpec] = []
+    any_problem = False
     for rel, path in found:
-        if limit is not None and len(specs) >= limit:
-            break
         if _is_domain_file(path):
             continue
-        specs.append(_file_spec(path, rel))
-    if not specs and limit != 0:
+        any_problem = True
+        try:
+            spec = _file_spec(path, rel)
+        except BddlError as e:      # not UTF-8: the caller decides whether to skip it
+            yield e
+            continue
+        yield spec
+    if not any_problem:
         raise TaskSourceError(f"{root}: no .bddl problem files in this directory or below")
-    return specs
 
 
 # --------------------------------------------------------------------------- entry point
 
-def resolve_source(src: str, limit: int | None = None) -> list[TaskSpec]:
-    """The tasks a SRC string names, in a stable order; at most ``limit`` of them."""
-    if limit is not None and (not isinstance(limit, int) or limit < 0):
-        raise TaskSourceError(f"limit must be a non-negative integer, got {limit!r}")
+def is_corpus_source(src: str) -> bool:
+    """Whether SRC names a collection (a directory, ``bddl``, ``eai-behavior``) rather than one
+    task: only a collection can skip a bad file and still hold tasks."""
+    src = src.strip() if isinstance(src, str) else src
+    if src in ("eai-behavior", "bddl"):
+        return True
+    return isinstance(src, str) and bool(src) and Path(os.path.expanduser(src)).is_dir()
+
+
+def iter_source(src: str) -> Iterator[TaskSpec | BddlError]:
+    """Lazily, the entries of SRC in their stable order: a TaskSpec each, or, for a file of a
+    directory source that cannot be read as text, its BddlError in its place. Errors about SRC
+    itself (unknown form, no such task, empty directory) are raised."""
     if not isinstance(src, str) or not src.strip():
         raise TaskSourceError("empty task source; " + _forms_help())
     src = src.strip()
 
-    def cap(items: list) -> list:
-        return items if limit is None else items[:limit]
-
     if src == "eai-behavior":
-        return [_eai_spec(t) for t in cap(load_eai_tasks())]
+        return (_eai_spec(t) for t in load_eai_tasks())
     if src.startswith("eai-behavior:"):
         key = src[len("eai-behavior:"):].strip()
         if not key:
             raise TaskSourceError("eai-behavior: needs a task identifier after the colon")
-        return cap([_eai_spec(_eai_select(key))])
+        return iter([_eai_spec(_eai_select(key))])
     if src == "bddl":
-        return [_bddl_spec(a) for a in cap(bddl_activities())]
+        return (_bddl_spec(a) for a in bddl_activities())
     if src.startswith("bddl:"):
         activity = src[len("bddl:"):].strip()
         if not activity:
             raise TaskSourceError("bddl: needs an activity name after the colon")
         if activity not in _activities():
             raise _no_match("BEHAVIOR-1K activity", activity, bddl_activities())
-        return cap([_bddl_spec(activity)])
+        return iter([_bddl_spec(activity)])
 
     path = Path(os.path.expanduser(src))
     if path.is_dir():
-        return _dir_specs(path, limit)
+        return _dir_entries(path)
     if path.is_file():
         if path.suffix.lower() != ".bddl":
             raise TaskSourceError(f"{src}: not a .bddl file; " + _forms_help())
-        return cap([_file_spec(path, path.stem)])
+        return iter([_file_spec(path, path.stem)])
     if src.endswith(".bddl"):
         raise TaskSourceError(f"{src}: no such file")
     head = src.split(":", 1)[0]
     close = difflib.get_close_matches(head, ["eai-behavior", "bddl"], n=2, cutoff=0.6)
     hint = f" (did you mean {' or '.join(close)}?)" if close else ""
     raise TaskSourceError(f"unknown task source {src!r}{hint}: not a known form and no such path; "
-                     + _forms_help())
+                          + _forms_help())
+
+
+def resolve_source(src: str, limit: int | None = None) -> list[TaskSpec]:
+    """The tasks a SRC string names, in a stable order; at most ``limit`` of them. A file that
+    cannot be read raises its BddlError (``emx.load_tasks`` is the lenient reader)."""
+    if limit is not None and (not isinstance(limit, int) or limit < 0):
+        raise TaskSourceError(f"limit must be a non-negative integer, got {limit!r}")
+    entries = iter_source(src)
+    specs: list[TaskSpec] = []
+    if limit == 0:
+        return specs
+    for item in entries:
+        if isinstance(item, BddlError):
+            raise item
+        specs.append(item)
+        if limit is not None and len(specs) >= limit:
+            break
+    return specs

@@ -19,7 +19,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task-generator", choices=["template", "datagen"], default=None,
                    help="tiny preset's tasks: the built-in template (default) or emx.datagen.offline (harder)")
     p.add_argument("--out", default=None, help="run directory (metrics, TensorBoard, curves.png, checkpoints)")
-    p.add_argument("--max-steps", type=int, default=None, help="GRPO steps")
+    p.add_argument("--max-steps", type=int, default=None,
+                   help="GRPO steps (0: write DIR/split.json and DIR/manifest.json, then exit)")
+    p.add_argument("--ood-limit", type=int, default=None,
+                   help="EAI BEHAVIOR tasks in the out-of-distribution held-out set (0: none; generated tasks only)")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--reward", choices=["default", "embomatrix", "eai"], default=None)
@@ -51,6 +54,7 @@ def config_from_args(args: argparse.Namespace):
     name = args.preset or ("model" if args.model else "tiny-closed-loop" if closed else "tiny")
     overrides: dict[str, Any] = dict(
         model=args.model, tasks=args.tasks, task_generator=args.task_generator, out=args.out, max_steps=args.max_steps, seed=args.seed,
+        ood_limit=getattr(args, "ood_limit", None),
         reward=args.reward, mode=args.mode, prompt_format=args.prompt_format, sft_steps=args.sft_steps,
         lr=args.lr, prompts_per_step=args.prompts_per_step, group_size=args.group_size,
         max_new_tokens=args.max_new_tokens, kl_beta=args.kl_beta,
@@ -90,8 +94,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                 state["sft"] = progress.add_task("SFT warm start", total=cfg.sft_steps, info="")
             progress.update(state["sft"], completed=row["sft_step"], info=f"loss {_fmt(row, 'sft_loss')}")
         elif kind == "eval":
+            per_set = " ".join(f"{k.split('/')[0][:5]} {_fmt(row, k)}" for k in row if k.endswith("/eval_success"))
             state["eval"] = (f"held-out success {_fmt(row, 'eval_success')} reward {_fmt(row, 'eval_reward')}"
-                             f" (step {row['step']})")
+                             f" [{per_set}] (step {row['step']})")
             if quiet:
                 err.print(state["eval"]) if not args.json else None
         elif kind == "train":
@@ -111,6 +116,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         print_json(summary)
         return 0
+    if summary["steps"] == 0 and "final_eval" not in summary:
+        counts = ", ".join(f"{k} {v}" for k, v in summary["counts"].items())
+        Console().print(f"wrote {summary['split']} ({counts}); --max-steps 0: nothing trained")
+        return 0
     from rich.table import Table
 
     table = Table(title=f"emx train — {summary['out']}")
@@ -123,6 +132,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         if key not in summary["final_eval"]:
             continue
         table.add_row(label, _fmt(summary["sft_eval"], key), _fmt(summary["final_eval"], key))
+    for name, final in summary.get("held_out", {}).get("final", {}).items():
+        sft = summary["held_out"]["sft"].get(name, {})
+        table.add_row(f"  {name.replace('_', ' ')}: success ({final.get('eval_n', 0)} tasks)",
+                      _fmt(sft, "eval_success"), _fmt(final, "eval_success"))
     Console().print(table)
     Console().print(f"learner wait {summary['learner_wait_seconds_per_step']:.3f} s/step "
                     f"(idle {100 * summary['idle_fraction']:.1f}%), wall {summary['wall_seconds']:.0f} s; "

@@ -28,7 +28,8 @@ class TrainConfig:
     tasks: str | None = None             # a task source; None: generated household tasks
     task_generator: str = "template"     # "template" | "datagen" (emx.datagen.offline) for the tiny tasks
     n_train_tasks: int = 1024
-    n_eval_tasks: int = 128
+    n_eval_tasks: int = 128              # held-out in distribution: split between compositional and novel categories
+    ood_limit: int = 16                  # EAI BEHAVIOR tasks in the out-of-distribution held-out set (0: none)
     prompt_format: str = "compact"       # "compact" | "eai" | "native"
     # --- episodes: "plan" (the whole plan in one completion) or "closed-loop" (one action a turn,
     # emx's feedback between turns, loss on the policy's tokens only)
@@ -100,7 +101,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # The embedded default: about 10-15 minutes on 2 CPU cores.
     "tiny": dict(_TINY),
     # CI's shortened run: same pipeline, a few steps.
-    "tiny-ci": {**_TINY, **dict(out="runs/tiny-ci", n_train_tasks=128, n_eval_tasks=32, sft_steps=10, max_steps=4,
+    "tiny-ci": {**_TINY, **dict(out="runs/tiny-ci", n_train_tasks=128, n_eval_tasks=32, ood_limit=4, sft_steps=10, max_steps=4,
                                 prompts_per_step=4, group_size=4, max_new_tokens=64, eval_every=2,
                                 checkpoint_every=2)},
     # Closed-loop episodes with the tiny model: one action a turn, feedback between turns.
@@ -109,7 +110,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                                          max_new_tokens=32, max_turns=8, max_steps=100, sft_steps=200,
                                          prompts_per_step=8, group_size=8, eval_every=20, checkpoint_every=20)},
     "tiny-closed-loop-ci": {**_TINY, **dict(out="runs/tiny-closed-loop-ci", episode="closed-loop", n_train_tasks=64,
-                                            n_eval_tasks=16, sft_steps=10, max_steps=3, prompts_per_step=4,
+                                            n_eval_tasks=16, ood_limit=4, sft_steps=10, max_steps=3, prompts_per_step=4,
                                             group_size=4, max_new_tokens=32, max_turns=8, eval_every=3,
                                             checkpoint_every=3)},
     # A real model (--model PATH): EAI prompts on the EAI tasks, no SFT, LoRA off by default.

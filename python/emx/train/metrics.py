@@ -80,6 +80,10 @@ class MetricsLog:
             if ekey and ev:
                 ax.plot([r["step"] for r in ev], [r.get(ekey, float("nan")) for r in ev], "o-",
                         label="held-out (greedy)", color="tab:red")
+                # each held-out set on its own (keys "SET/eval_...", emx.train.splits)
+                for name in sorted({k.split("/", 1)[0] for r in ev for k in r if k.endswith("/" + ekey)}):
+                    ax.plot([r["step"] for r in ev], [r.get(f"{name}/{ekey}", float("nan")) for r in ev], ".--",
+                            lw=1, label=name.replace("_", " "))
             if key == "kl" and train:
                 ax.plot([r["step"] for r in train], [r.get("approx_kl_behaviour", float("nan")) for r in train],
                         lw=1, label="KL(behaviour || learner)", color="tab:green")

@@ -49,8 +49,17 @@ class _Obj:
         return f"{self.cat}_1"
 
 
-def _pick(rng: random.Random, table: dict[str, str], k: int, fixed: bool, taken: set[str]) -> list[_Obj]:
-    cats = [c for c in table if c not in taken]
+# Categories training never sees: the novel-category held-out set is made of them (see
+# emx.train.splits). One of each role the template needs at least two of still leaves enough.
+RESERVED = frozenset({"tomato.n.01", "carrot.n.03", "spoon.n.01", "bottle.n.01", "desk.n.01", "dishwasher.n.01",
+                      "radio_receiver.n.01", "bucket.n.01"})
+# Goal shapes only the compositional held-out set has: each combines shapes training does have.
+HELD_OUT_KINDS = ("inside_toggle",)
+
+
+def _pick(rng: random.Random, table: dict[str, str], k: int, fixed: bool, taken: set[str],
+          exclude: frozenset[str] = frozenset()) -> list[_Obj]:
+    cats = [c for c in table if c not in taken and c not in exclude]
     chosen = rng.sample(cats, k)
     taken.update(chosen)
     return [_Obj(c, table[c], fixed) for c in chosen]
@@ -72,16 +81,37 @@ def _bddl(name: str, objs: list[_Obj], init: list[str], goal: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def template_task(rng: random.Random, index: int) -> tuple[str, str, str]:
-    """(task id, command, BDDL text) of one random task."""
-    kind = rng.choice(KINDS)
+@dataclass(frozen=True)
+class Draft:
+    """One template task before it has an id: what the split needs to classify it."""
+
+    kind: str
+    command: str
+    goal: tuple[str, ...]
+    init: tuple[str, ...]
+    objs: tuple[_Obj, ...]
+
+    @property
+    def categories(self) -> dict[str, str]:
+        return {o.name: o.cat for o in self.objs} | {"floor.n.01_1": "floor.n.01", "agent.n.01_1": "agent.n.01"}
+
+    def text(self, task_id: str) -> str:
+        return _bddl(task_id, list(self.objs), list(self.init), list(self.goal))
+
+
+def template_draft(rng: random.Random, index: int = 0, tables: str = "all", kind: str | None = None) -> Draft:
+    """One random task. tables: "all" categories, or "train" (without RESERVED)."""
+    if tables not in ("all", "train"):
+        raise ValueError(f"tables must be 'all' or 'train', got {tables!r}")
+    ex = RESERVED if tables == "train" else frozenset()
+    kind = kind or rng.choice(KINDS)
     taken: set[str] = set()
-    surfaces = _pick(rng, SURFACE, 2, True, taken)
+    surfaces = _pick(rng, SURFACE, 2, True, taken, ex)
     closed = _pick(rng, OPENABLE, 1 if kind not in ("inside_closed", "inside_close", "two_inside_close", "open") else 2,
-                   True, taken)
-    baskets = _pick(rng, OPEN_CONTAINER, 1, False, taken)
-    toggles = _pick(rng, TOGGLEABLE, 2, True, taken)
-    items = _pick(rng, MOVABLE, rng.randint(2, 4), False, taken)
+                   True, taken, ex)
+    baskets = _pick(rng, OPEN_CONTAINER, 1, False, taken, ex)
+    toggles = _pick(rng, TOGGLEABLE, 2, True, taken, ex)
+    items = _pick(rng, MOVABLE, rng.randint(2, 4), False, taken, ex)
     x, y = items[0], items[1]
     s, c, b, t = surfaces[0], closed[0], baskets[0], toggles[0]
 
@@ -123,8 +153,22 @@ def template_task(rng: random.Random, index: int) -> tuple[str, str, str]:
         init.append(f"(ontop {it.name} {surfaces[0].name})")
     objs = furniture + baskets + items
     rng.shuffle(objs)  # the object list order carries no hint
-    task_id = f"tiny_{index:05d}_{kind}"
-    return task_id, command, _bddl(task_id, objs, init, goal)
+    return Draft(kind, command, tuple(goal), tuple(init), tuple(objs))
+
+
+def kind_template(kind: str) -> str:
+    """The goal template (emx.train.splits) of a task kind."""
+    from .splits import signature_of
+
+    d = template_draft(random.Random(0), kind=kind)
+    return signature_of(d.goal, d.categories).template
+
+
+def template_task(rng: random.Random, index: int) -> tuple[str, str, str]:
+    """(task id, command, BDDL text) of one random task (any category)."""
+    d = template_draft(rng, index)
+    task_id = f"tiny_{index:05d}_{d.kind}"
+    return task_id, d.command, d.text(task_id)
 
 
 def template_tasks(n: int, seed: int) -> list[Task]:

@@ -37,7 +37,7 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 from ..policy.oracle import oracle_plan  # noqa: E402
 from ..policy.vllm_policy import (POLICY_FILE, VLLMPolicy, chat_prompt, create_llm, mark_tokenizer,  # noqa: E402
                                   on_gpu, prompt_text)
-from ..task import Task, load_tasks  # noqa: E402
+from ..task import Task  # noqa: E402
 from . import checkpoint as ckpt  # noqa: E402
 from .config import TrainConfig  # noqa: E402
 from .metrics import MetricsLog  # noqa: E402
@@ -74,20 +74,25 @@ def plan_text(plan: list[dict[str, str]]) -> str:
 
 
 def split_tasks(config: TrainConfig) -> tuple[list[Task], list[Task]]:
-    """(train, held-out) tasks. Generated household tasks for the tiny preset (held-out ones come
-    from a different seed), else a deterministic split of the task source."""
-    if config.tasks is None:
-        from .tiny_tasks import household_tasks
+    """(train, held-out in distribution) tasks; ``emx.train.splits.make_split`` has the held-out
+    sets one by one."""
+    from .splits import OOD, make_split
 
-        train = household_tasks(config.n_train_tasks, config.seed * 2 + 1, config.task_generator)
-        held = household_tasks(config.n_eval_tasks, config.seed * 2 + 2, config.task_generator)
-        return train, held
-    tasks = load_tasks(config.tasks)
-    order = list(range(len(tasks)))
-    random.Random(config.seed).shuffle(order)
-    held = [tasks[i] for i in order[: config.n_eval_tasks]]
-    train = [tasks[i] for i in order[config.n_eval_tasks:]] or list(tasks)
-    return train[: config.n_train_tasks] if config.n_train_tasks else train, held
+    split = make_split(config)
+    return split.train, [t for name, ts in split.held_out.items() if name != OOD for t in ts]
+
+
+def _combine(parts: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Task-weighted means of per-set eval summaries (eval_n: the sum)."""
+    total = sum(p.get("eval_n", 0) for p in parts.values())
+    out: dict[str, float] = {"eval_n": total}
+    keys = {k for p in parts.values() for k in p if k != "eval_n"}
+    for k in sorted(keys):
+        num = [(p[k], p.get("eval_n", 0)) for p in parts.values() if isinstance(p.get(k), (int, float))]
+        w = sum(n for _, n in num)
+        if w:
+            out[k] = sum(v * n for v, n in num) / w
+    return out
 
 
 class Trainer:
@@ -344,6 +349,45 @@ class Trainer:
                     s[f"eval_reward_{name}"] = sum(r.reward for r in other) / len(other)
         return s
 
+    def evaluate_held_out(self) -> dict[str, Any]:
+        """Every held-out set evaluated on its own (keys "SET/eval_..."), and eval_* over the
+        in-distribution sets together (the out-of-distribution set stays apart)."""
+        from .splits import OOD
+
+        parts = {name: self.evaluate(ts) for name, ts in self.eval_sets.items()}
+        row: dict[str, Any] = _combine({k: v for k, v in parts.items() if k != OOD})
+        for name, part in parts.items():
+            row.update({f"{name}/{k}": v for k, v in part.items()})
+        return row
+
+    @staticmethod
+    def _per_set(row: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for k, v in row.items():
+            if "/eval_" in k:
+                name, key = k.split("/", 1)
+                out.setdefault(name, {})[key] = v
+        return out
+
+    def _manifest(self, split: Any) -> dict[str, Any]:
+        from ..manifest import build_manifest
+
+        cfg = self.config
+        return build_manifest(
+            tasks=[t for ts in [split.train, *split.held_out.values()] for t in ts], reward=cfg.reward,
+            semantics=getattr(cfg, "semantics", None) or cfg.extra.get("semantics"), seeds={"seed": cfg.seed},
+            mode=cfg.mode, model=cfg.model,
+            config={k: v for k, v in cfg.to_dict().items() if k != "out"})  # where a run is written changes nothing
+
+    def _split_only(self, split: Any, wall0: float) -> dict[str, Any]:
+        """``max_steps == 0``: the split (and the run's manifest) is written; nothing is trained."""
+        summary = {"out": str(self.out), "steps": 0, "wall_seconds": time.perf_counter() - wall0,
+                   "split": str(self.out / "split.json"),
+                   "counts": {"train": len(split.train), **{k: len(v) for k, v in split.held_out.items()}},
+                   "manifest": self.manifest}
+        ckpt.atomic_write_text(self.out / "summary.json", json.dumps(summary, indent=1))
+        return summary
+
     # ------------------------------------------------------------------ learning
     def learn(self, batch: Batch) -> dict[str, float]:
         import torch
@@ -452,15 +496,25 @@ class Trainer:
 
     # ------------------------------------------------------------------ the run
     def run(self, resume: bool = False) -> dict[str, Any]:
-        import torch
-
         cfg = self.config
         wall0 = time.perf_counter()
         self.out.mkdir(parents=True, exist_ok=True)
+        from .splits import OOD, make_split
+
+        split = make_split(cfg)
+        split.write(self.out / "split.json")
+        self.train_tasks = split.train
+        self.eval_sets = {name: (ts[: cfg.eval_max_tasks] if cfg.eval_max_tasks else ts)
+                          for name, ts in split.held_out.items() if ts}
+        # the in-distribution held-out tasks: what "held-out success" (eval_*) has always meant
+        self.eval_tasks = [t for name, ts in self.eval_sets.items() if name != OOD for t in ts]
+        self.manifest = self._manifest(split)
+        ckpt.atomic_write_text(self.out / "manifest.json", json.dumps(self.manifest, indent=1) + "\n")
+        if cfg.max_steps == 0:
+            return self._split_only(split, wall0)
+        import torch
+
         self._setup_torch()
-        self.train_tasks, self.eval_tasks = split_tasks(cfg)
-        if cfg.eval_max_tasks:
-            self.eval_tasks = self.eval_tasks[: cfg.eval_max_tasks]
 
         state = None
         last = ckpt.latest(self.out / "checkpoints") if resume else None
@@ -522,7 +576,7 @@ class Trainer:
 
         if state is None:
             self.save_checkpoint(0, None)
-            ev = self.evaluate(self.eval_tasks)
+            ev = self.evaluate_held_out()
             row = {"kind": "eval", "step": 0, **ev}
             self.metrics.log(row)
             self.progress(row)
@@ -565,7 +619,7 @@ class Trainer:
                 self.progress(row)
                 done = self.steps_done = k + 1
                 if done % cfg.eval_every == 0 or done == cfg.max_steps:
-                    ev = self.evaluate(self.eval_tasks)
+                    ev = self.evaluate_held_out()
                     erow = {"kind": "eval", "step": done, **ev}
                     self.metrics.log(erow)
                     self.progress(erow)
@@ -593,12 +647,15 @@ class Trainer:
         waits = self.wait_seconds[1:] or self.wait_seconds  # the first step has no batch in flight to wait on
         summary = {
             "out": str(self.out), "steps": self.steps_done, "wall_seconds": time.perf_counter() - wall0,
+            "split": str(self.out / "split.json"),
             "sft_eval": {k: v for k, v in sft_eval.items() if k.startswith("eval_")},
             "final_eval": {k: v for k, v in last_eval.items() if k.startswith("eval_")},
+            "held_out": {"sft": self._per_set(sft_eval), "final": self._per_set(last_eval)},
             "learner_wait_seconds_per_step": sum(waits) / max(len(waits), 1),
             "step_seconds": sum(self.step_seconds) / max(len(self.step_seconds), 1),
             "idle_fraction": sum(waits) / max(sum(self.step_seconds[-len(waits):]) if waits else 1.0, 1e-9),
             "final_model": str(final), "metrics": str(self.metrics.path), "plot": str(png) if png else None,
+            "manifest": self.manifest,
         }
         ckpt.atomic_write_text(self.out / "summary.json", json.dumps(summary, indent=1))
         self.metrics.close()
