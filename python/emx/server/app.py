@@ -42,7 +42,7 @@ log = logging.getLogger("emx.server")
 
 REWARD_PRESETS = ("default", "embomatrix", "eai")
 _METHODS = {"GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"}
-_KNOWN_PATHS = {"/v1/evaluate", "/v1/tasks", "/healthz", "/metrics", "/openapi.json"}
+_KNOWN_PATHS = {"/v1/evaluate", "/v1/tasks", "/v1/episodes", "/healthz", "/metrics", "/openapi.json"}
 
 
 class ApiError(Exception):
@@ -216,6 +216,7 @@ class ServerState:
     waiting: int = 0
     running: int = 0
     sem: asyncio.Semaphore | None = None
+    episodes: Any = None          # the /v1/episodes session store
 
 
 _ERROR_RESPONSES = {
@@ -273,14 +274,25 @@ def create_app(tasks: Sequence[Task], *, sources: Sequence[str] = (), limits: Se
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
-        yield
-        backend.close()
+        sweeper = asyncio.get_running_loop().create_task(
+            episode_store.sweep(max(0.05, min(30.0, limits.session_ttl_s / 4))))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            episode_store.clear()
+            backend.close()
 
     app = FastAPI(title="emx reward server", version=__version__, docs_url=None, redoc_url=None, lifespan=lifespan,
                   description="Multi-level rewards for household-task plans (EmboMatrix / EAI BEHAVIOR semantics). "
                               "Send `Authorization: Bearer TOKEN` when the server has a token. "
                               f"Request bodies over {limits.max_body_bytes} bytes are refused with 413.")
     app.state.emx = state
+    from .episodes import install as install_episodes
+
+    episode_store = install_episodes(app, by_id=by_id, limits=limits, registry=reg, secured=secured,
+                                     api_error=ApiError, error_responses=_ERROR_RESPONSES)
+    state.episodes = episode_store
 
     def rid(request: Request) -> str:
         return request.scope.get("state", {}).get("request_id", "")
@@ -443,7 +455,9 @@ class _MetricsLayer:
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
-        label = path if path in _KNOWN_PATHS else "/v1/tasks/{task_id}" if path.startswith("/v1/tasks/") else "other"
+        label = path if path in _KNOWN_PATHS else "/v1/tasks/{task_id}" if path.startswith("/v1/tasks/") else \
+            ("/v1/episodes/{id}/step" if path.endswith("/step") else "/v1/episodes/{id}") \
+            if path.startswith("/v1/episodes/") else "other"
         status = 500
         t0 = time.perf_counter()
 

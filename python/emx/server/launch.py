@@ -105,6 +105,14 @@ def add_serve_arguments(p: Any) -> None:
     p.add_argument("--concurrency", type=int, default=d.max_concurrency,
                    help="evaluations running at once (0: the number of cores)")
     p.add_argument("--max-queue", type=int, default=d.max_queue, help="requests waiting beyond this get 503")
+    p.add_argument("--max-sessions", type=int, default=d.max_sessions,
+                   help="closed-loop episodes (HTTP and OpenEnv) alive at once, in all")
+    p.add_argument("--max-sessions-per-client", type=int, default=d.max_sessions_per_client,
+                   help="live episodes per bearer token")
+    p.add_argument("--max-physics-sessions", type=int, default=d.max_physics_sessions)
+    p.add_argument("--session-ttl", type=float, default=d.session_ttl_s,
+                   help="seconds an idle episode lives before it is reaped")
+    p.add_argument("--max-action-chars", type=int, default=d.max_action_chars, help="one turn's answer")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.add_argument("--access-log", action="store_true")
 
@@ -112,12 +120,18 @@ def add_serve_arguments(p: Any) -> None:
 def cmd_serve(args: Any) -> int:
     limits = ServerLimits(max_body_bytes=args.max_body_bytes, max_items=args.max_items,
                           max_plan_chars=args.max_plan_chars, max_plan_actions=args.max_plan_actions,
-                          request_timeout_s=args.timeout, max_concurrency=args.concurrency, max_queue=args.max_queue)
-    for name in ("max_body_bytes", "max_items", "max_plan_chars", "max_plan_actions", "max_queue"):
+                          request_timeout_s=args.timeout, max_concurrency=args.concurrency, max_queue=args.max_queue,
+                          max_sessions=args.max_sessions, max_sessions_per_client=args.max_sessions_per_client,
+                          max_physics_sessions=args.max_physics_sessions, session_ttl_s=args.session_ttl,
+                          max_action_chars=args.max_action_chars)
+    for name in ("max_body_bytes", "max_items", "max_plan_chars", "max_plan_actions", "max_queue", "max_sessions",
+                 "max_sessions_per_client", "max_action_chars"):
         if getattr(limits, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
     if limits.request_timeout_s <= 0:
         raise ValueError("--timeout must be positive")
+    if limits.session_ttl_s <= 0:
+        raise ValueError("--session-ttl must be positive")
     if not 0 <= args.port <= 65535:
         raise ValueError(f"--port {args.port} is not a TCP port")
     transport = "ray" if args.ray else "process"

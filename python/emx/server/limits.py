@@ -37,6 +37,13 @@ class ServerLimits:
     request_timeout_s: float = 30.0      # queueing + evaluation of one request
     max_concurrency: int = 0             # evaluations running at once (0: the number of cores)
     max_queue: int = 64                  # requests waiting for a slot; more get 503
+    # closed-loop episodes (/v1/episodes and the OpenEnv sessions)
+    max_sessions: int = 1024             # live episodes in all
+    max_sessions_per_client: int = 256   # live episodes per bearer token
+    max_physics_sessions: int = 8        # live physics episodes (each holds a SAPIEN world)
+    session_ttl_s: float = 600.0         # an episode idle this long is reaped
+    max_action_chars: int = 65_536       # one turn's answer
+    max_episode_turns: int = 256         # the largest turn budget a client may ask for
 
     def concurrency(self) -> int:
         return self.max_concurrency if self.max_concurrency > 0 else max(1, os.cpu_count() or 1)
