@@ -44,17 +44,25 @@ def _require_server_packages() -> None:
 
 
 def build_app(sources: Sequence[str], *, token: str | None = None, limits: ServerLimits | None = None,
-              workers: int = 0, transport: str = "process", address: str | None = None) -> Any:
+              workers: int = 0, transport: str = "process", address: str | None = None,
+              openenv_only: bool = False) -> Any:
     """The ASGI app with every task of `sources` compiled once."""
     _require_server_packages()
     import emx
 
-    from .app import create_app
+    from .app import create_app, create_openenv_app
 
     limits = limits or ServerLimits()
     tasks = [t for src in sources for t in emx.load_tasks(src)]
     if not tasks:
         raise ValueError(f"no tasks in {', '.join(sources)}")
+    if openenv_only:
+        try:
+            import openenv.core  # noqa: F401
+        except ImportError:
+            raise ValueError("--openenv-only needs openenv-core (pip install 'emx[env]' and "
+                             "pip install --no-deps openenv-core==0.3.0)") from None
+        return create_openenv_app(tasks, limits=limits, token=token)
     return create_app(tasks, sources=sources, limits=limits, token=token,
                       backend=make_backend(workers, limits, transport, address))
 
@@ -62,22 +70,31 @@ def build_app(sources: Sequence[str], *, token: str | None = None, limits: Serve
 def serve(sources: Sequence[str] = ("eai-behavior",), host: str = "127.0.0.1", port: int = 8000,
           token: str | None = None, limits: ServerLimits | None = None, workers: int = 0,
           transport: str = "process", address: str | None = None, log_level: str = "info",
-          access_log: bool = False) -> int:
+          access_log: bool = False, openenv_only: bool = False) -> int:
     """Runs the server until interrupted. The token falls back to $EMX_SERVER_TOKEN."""
     _require_server_packages()
     import uvicorn
 
     token = resolve_token(token)
     check_bind(host, token)  # before compiling anything: a refused bind should fail fast
-    app = build_app(sources, token=token, limits=limits, workers=workers, transport=transport, address=address)
-    state = app.state
-    print(f"emx reward server: {len(state.tasks)} tasks from {', '.join(sources)}; backend {state.backend.name} "
-          f"({state.backend.slots} slots); token {'required' if token else 'off (loopback only)'}; "
-          f"http://{host if ':' not in host else '[' + host + ']'}:{port}", file=sys.stderr, flush=True)
+    limits = limits or ServerLimits()
+    app = build_app(sources, token=token, limits=limits, workers=workers, transport=transport, address=address,
+                    openenv_only=openenv_only)
+    url = f"http://{host if ':' not in host else '[' + host + ']'}:{port}"
+    if openenv_only:
+        print(f"emx OpenEnv environment: {len(app.openenv.tasks)} tasks from {', '.join(sources)}; "
+              f"token {'required' if token else 'off (loopback only)'}; {url} (WebSocket {url}/ws)",
+              file=sys.stderr, flush=True)
+    else:
+        state = app.state
+        print(f"emx reward server: {len(state.tasks)} tasks from {', '.join(sources)}; backend {state.backend.name} "
+              f"({state.backend.slots} slots); token {'required' if token else 'off (loopback only)'}; {url}"
+              + (f"; OpenEnv at {url}/openenv" if state.openenv is not None else ""), file=sys.stderr, flush=True)
+    # Every open episode WebSocket holds a connection: room for all of them beyond the request slots.
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=access_log,
                             server_header=False, date_header=True,
-                            limit_concurrency=4 * (state.limits.max_queue + state.limits.concurrency()) + 64,
-                            timeout_keep_alive=15, lifespan="on")
+                            limit_concurrency=4 * (limits.max_queue + limits.concurrency()) + 64 + limits.max_sessions,
+                            timeout_keep_alive=15, lifespan="on", ws_max_size=limits.max_body_bytes)
     uvicorn.Server(config).run()
     return 0
 
@@ -113,6 +130,9 @@ def add_serve_arguments(p: Any) -> None:
     p.add_argument("--session-ttl", type=float, default=d.session_ttl_s,
                    help="seconds an idle episode lives before it is reaped")
     p.add_argument("--max-action-chars", type=int, default=d.max_action_chars, help="one turn's answer")
+    p.add_argument("--openenv-only", action="store_true",
+                   help="serve only the OpenEnv environment (its /ws, /reset, /step, /state, /schema, /health at "
+                        "the root); without it, emx serve also mounts it at /openenv")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.add_argument("--access-log", action="store_true")
 
@@ -137,7 +157,7 @@ def cmd_serve(args: Any) -> int:
     transport = "ray" if args.ray else "process"
     return serve(args.tasks or ["eai-behavior"], host=args.host, port=args.port, token=args.token, limits=limits,
                  workers=args.workers, transport=transport, address=args.ray, log_level=args.log_level,
-                 access_log=args.access_log)
+                 access_log=args.access_log, openenv_only=args.openenv_only)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
