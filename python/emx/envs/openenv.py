@@ -109,10 +109,12 @@ class EmxEnvironment(Environment[EmxAction, EmxObservation, EmxState]):
     def reset(self, seed: int | None = None, episode_id: str | None = None, task: str | None = None,
               mode: str | None = None, reward: str | None = None, unit: str | None = None,
               max_turns: int | None = None, semantics: str | None = None, shaping: str | None = None,
-              **_: Any) -> EmxObservation:
+              prompt_format: str | None = None, **_: Any) -> EmxObservation:
         s = dict(self.defaults)
+        if prompt_format is not None and prompt_format not in ("eai", "native", "compact"):
+            raise ValueError(f"unknown prompt format {prompt_format!r} (expected eai, native or compact)")
         for k, v in dict(mode=mode, reward=reward, unit=unit, max_turns=max_turns, semantics=semantics,
-                         shaping=shaping).items():
+                         shaping=shaping, prompt_format=prompt_format).items():
             if v is not None:
                 s[k] = v
         if semantics is not None and semantics not in SEMANTICS:
