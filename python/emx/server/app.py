@@ -341,7 +341,19 @@ def create_app(tasks: Sequence[Task], *, sources: Sequence[str] = (), limits: Se
                  415: "unsupported_media_type"}
         code = codes.get(e.status_code, "http_error")
         message = {404: "no such endpoint", 405: "method not allowed"}.get(e.status_code, "bad request")
-        return fail(request, e.status_code, code, message, headers=getattr(e, "headers", None))
+        headers = getattr(e, "headers", None)
+        if e.status_code == 405:
+            # Allow lists every method of the path (Starlette names only the first route's: GET
+            # /v1/episodes/{id} and DELETE /v1/episodes/{id} are two routes)
+            from starlette.routing import Match
+
+            allowed = set()
+            for route in app.router.routes:
+                if getattr(route, "methods", None) and route.matches(request.scope)[0] != Match.NONE:
+                    allowed |= set(route.methods)
+            if allowed:
+                headers = {**(headers or {}), "Allow": ", ".join(sorted(allowed))}
+        return fail(request, e.status_code, code, message, headers=headers)
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, e: Exception):

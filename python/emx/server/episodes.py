@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from ..envs.session import EpisodeSession
 from ..task import Task
@@ -214,7 +214,7 @@ def install(app: Any, *, by_id: dict[str, Task], limits: Any, registry: m.Regist
         mode: Literal["symbolic", "physics"] = "symbolic"
         reward: Literal["default", "embomatrix", "eai"] = "default"
         unit: Literal["action", "subtask"] = "action"
-        max_turns: StrictInt = Field(30, ge=1, le=limits.max_episode_turns)
+        max_turns: int = Field(30, ge=1, le=limits.max_episode_turns)
         shaping: Literal["final", "progress"] = Field(
             "final", description="final: the episode's reward on its last turn; progress: goal-fraction gains each turn")
 
@@ -223,6 +223,8 @@ def install(app: Any, *, by_id: dict[str, Task], limits: Any, registry: m.Regist
         action: StrictStr = Field(max_length=limits.max_action_chars,
                                   description="the model's raw answer for this turn (scored, never executed as code)")
 
+    model = error_responses[401]["model"]
+    error_responses = {**error_responses, 400: {"model": model, "description": "the body is not JSON"}}
     responses = {
         **error_responses,
         404: {"description": "no live episode with this id (never made, deleted, or reaped after its idle TTL)",
