@@ -42,7 +42,7 @@ log = logging.getLogger("emx.server")
 
 REWARD_PRESETS = ("default", "embomatrix", "eai")
 _METHODS = {"GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"}
-_KNOWN_PATHS = {"/v1/evaluate", "/v1/tasks", "/healthz", "/metrics", "/openapi.json"}
+_KNOWN_PATHS = {"/v1/evaluate", "/v1/tasks", "/v1/episodes", "/healthz", "/metrics", "/openapi.json"}
 
 
 class ApiError(Exception):
@@ -216,6 +216,8 @@ class ServerState:
     waiting: int = 0
     running: int = 0
     sem: asyncio.Semaphore | None = None
+    episodes: Any = None          # the /v1/episodes session store
+    openenv: Any = None           # the OpenEnv mount (emx.envs.openenv.OpenEnvMount) or None
 
 
 _ERROR_RESPONSES = {
@@ -234,10 +236,12 @@ _EVAL_RESPONSES = {
 
 
 def create_app(tasks: Sequence[Task], *, sources: Sequence[str] = (), limits: ServerLimits | None = None,
-               token: str | None = None, backend: Any = None) -> Any:
+               token: str | None = None, backend: Any = None, openenv: bool = True) -> Any:
     """The ASGI application (FastAPI inside the request guard and the metrics layer).
 
-    tasks: compiled once by the caller; backend: a ThreadBackend (default) or EngineBackend.
+    tasks: compiled once by the caller; backend: a ThreadBackend (default) or EngineBackend;
+    openenv: also serve the tasks as an OpenEnv environment at /openenv (when openenv-core is
+    installed), behind the same token and limits.
     """
     limits = limits or ServerLimits()
     if limits.max_plan_chars > limits.max_body_bytes // 2:
@@ -273,14 +277,39 @@ def create_app(tasks: Sequence[Task], *, sources: Sequence[str] = (), limits: Se
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
-        yield
-        backend.close()
+        sweeper = asyncio.get_running_loop().create_task(
+            episode_store.sweep(max(0.05, min(30.0, limits.session_ttl_s / 4))))
+        if openenv_mount is not None:
+            openenv_mount.start()
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            if openenv_mount is not None:
+                openenv_mount.stop()
+            episode_store.clear()
+            backend.close()
 
     app = FastAPI(title="emx reward server", version=__version__, docs_url=None, redoc_url=None, lifespan=lifespan,
                   description="Multi-level rewards for household-task plans (EmboMatrix / EAI BEHAVIOR semantics). "
                               "Send `Authorization: Bearer TOKEN` when the server has a token. "
                               f"Request bodies over {limits.max_body_bytes} bytes are refused with 413.")
     app.state.emx = state
+    from .episodes import install as install_episodes
+
+    episode_store = install_episodes(app, by_id=by_id, limits=limits, registry=reg, secured=secured,
+                                     api_error=ApiError, error_responses=_ERROR_RESPONSES)
+    state.episodes = episode_store
+    openenv_mount = None
+    if openenv:
+        try:
+            from ..envs.openenv import OpenEnvMount
+        except ImportError as e:  # openenv-core is optional (pip install 'emx[env]')
+            log.info("OpenEnv endpoints off: %s", e)
+        else:
+            openenv_mount = OpenEnvMount(list(by_id.values()), limits, reg)
+            app.mount("/openenv", openenv_mount.app)
+    state.openenv = openenv_mount
 
     def rid(request: Request) -> str:
         return request.scope.get("state", {}).get("request_id", "")
@@ -312,7 +341,19 @@ def create_app(tasks: Sequence[Task], *, sources: Sequence[str] = (), limits: Se
                  415: "unsupported_media_type"}
         code = codes.get(e.status_code, "http_error")
         message = {404: "no such endpoint", 405: "method not allowed"}.get(e.status_code, "bad request")
-        return fail(request, e.status_code, code, message, headers=getattr(e, "headers", None))
+        headers = getattr(e, "headers", None)
+        if e.status_code == 405:
+            # Allow lists every method of the path (Starlette names only the first route's: GET
+            # /v1/episodes/{id} and DELETE /v1/episodes/{id} are two routes)
+            from starlette.routing import Match
+
+            allowed = set()
+            for route in app.router.routes:
+                if getattr(route, "methods", None) and route.matches(request.scope)[0] != Match.NONE:
+                    allowed |= set(route.methods)
+            if allowed:
+                headers = {**(headers or {}), "Allow": ", ".join(sorted(allowed))}
+        return fail(request, e.status_code, code, message, headers=headers)
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, e: Exception):
@@ -385,11 +426,39 @@ def create_app(tasks: Sequence[Task], *, sources: Sequence[str] = (), limits: Se
         return JSONResponse(payload)
 
     guarded = RequestGuard(app, token, limits.max_body_bytes, on_reject=lambda code, status: rejected.inc(code=code),
-                           body_timeout_s=limits.request_timeout_s)
+                           body_timeout_s=limits.request_timeout_s,
+                           max_websockets_per_client=limits.max_sessions_per_client)
     outer = _MetricsLayer(guarded, requests_total, latency)
     outer.state = state  # tests and embedders reach the state through the outer app
     outer.fastapi = app
     return outer
+
+
+def create_openenv_app(tasks: Sequence[Task], *, limits: ServerLimits | None = None, token: str | None = None) -> Any:
+    """OpenEnv alone (``emx serve --openenv-only``): OpenEnv's routes at the root, behind the same
+    token guard and limits, plus ``/metrics``."""
+    from ..envs.openenv import OpenEnvMount
+
+    limits = limits or ServerLimits()
+    reg = m.Registry()
+    rejected = reg.counter("emx_http_rejected_total", "requests refused before any work, by error code", ("code",))
+    mount = OpenEnvMount(list(tasks), limits, reg, standalone=True)
+
+    @mount.app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__, "tasks": len(mount.tasks), "backend": "openenv", "workers": 0}
+
+    @mount.app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(reg.render(), media_type=m.CONTENT_TYPE)
+
+    guarded = RequestGuard(mount.app, token, limits.max_body_bytes,
+                           on_reject=lambda code, status: rejected.inc(code=code),
+                           body_timeout_s=limits.request_timeout_s,
+                           max_websockets_per_client=limits.max_sessions_per_client)
+    guarded.openenv = mount
+    guarded.registry = reg
+    return guarded
 
 
 async def _run(state: ServerState, submit, deadline: float) -> list[Result]:
@@ -443,7 +512,9 @@ class _MetricsLayer:
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
-        label = path if path in _KNOWN_PATHS else "/v1/tasks/{task_id}" if path.startswith("/v1/tasks/") else "other"
+        label = path if path in _KNOWN_PATHS else "/v1/tasks/{task_id}" if path.startswith("/v1/tasks/") else \
+            ("/v1/episodes/{id}/step" if path.endswith("/step") else "/v1/episodes/{id}") \
+            if path.startswith("/v1/episodes/") else "/openenv" if path.startswith("/openenv") else "other"
         status = 500
         t0 = time.perf_counter()
 

@@ -45,17 +45,24 @@ def _require_server_packages() -> None:
 
 def build_app(sources: Sequence[str], *, token: str | None = None, limits: ServerLimits | None = None,
               workers: int = 0, transport: str = "process", address: str | None = None,
-              strict: bool = False) -> Any:
+              strict: bool = False, openenv_only: bool = False) -> Any:
     """The ASGI app with every task of `sources` compiled once. Bad files of a corpus source are
     left out and shown as a table on stderr (``strict``: the first one is an error)."""
     _require_server_packages()
     from ..tasks.corpus import load_reporting
-    from .app import create_app
+    from .app import create_app, create_openenv_app
 
     limits = limits or ServerLimits()
     tasks = load_reporting(list(sources), strict=strict)
     if not tasks:
         raise ValueError(f"no tasks in {', '.join(sources)}")
+    if openenv_only:
+        try:
+            import openenv.core  # noqa: F401
+        except ImportError:
+            raise ValueError("--openenv-only needs openenv-core (pip install 'emx[env]' and "
+                             "pip install --no-deps openenv-core==0.3.0)") from None
+        return create_openenv_app(tasks, limits=limits, token=token)
     return create_app(tasks, sources=sources, limits=limits, token=token,
                       backend=make_backend(workers, limits, transport, address))
 
@@ -63,26 +70,34 @@ def build_app(sources: Sequence[str], *, token: str | None = None, limits: Serve
 def serve(sources: Sequence[str] = ("eai-behavior",), host: str = "127.0.0.1", port: int = 8000,
           token: str | None = None, limits: ServerLimits | None = None, workers: int = 0,
           transport: str = "process", address: str | None = None, log_level: str = "info",
-          access_log: bool = False, strict: bool = False) -> int:
+          access_log: bool = False, strict: bool = False, openenv_only: bool = False) -> int:
     """Runs the server until interrupted. The token falls back to $EMX_SERVER_TOKEN."""
     _require_server_packages()
     import uvicorn
 
     token = resolve_token(token)
     check_bind(host, token)  # before compiling anything: a refused bind should fail fast
+    limits = limits or ServerLimits()
     app = build_app(sources, token=token, limits=limits, workers=workers, transport=transport, address=address,
-                    strict=strict)
-    state = app.state
-    print(f"emx reward server: {len(state.tasks)} tasks from {', '.join(sources)}; backend {state.backend.name} "
-          f"({state.backend.slots} slots); token {'required' if token else 'off (loopback only)'}; "
-          f"http://{host if ':' not in host else '[' + host + ']'}:{port}", file=sys.stderr, flush=True)
+                    strict=strict, openenv_only=openenv_only)
+    url = f"http://{host if ':' not in host else '[' + host + ']'}:{port}"
+    if openenv_only:
+        print(f"emx OpenEnv environment: {len(app.openenv.tasks)} tasks from {', '.join(sources)}; "
+              f"token {'required' if token else 'off (loopback only)'}; {url} (WebSocket {url}/ws)",
+              file=sys.stderr, flush=True)
+    else:
+        state = app.state
+        print(f"emx reward server: {len(state.tasks)} tasks from {', '.join(sources)}; backend {state.backend.name} "
+              f"({state.backend.slots} slots); token {'required' if token else 'off (loopback only)'}; {url}"
+              + (f"; OpenEnv at {url}/openenv" if state.openenv is not None else ""), file=sys.stderr, flush=True)
+    # Every open episode WebSocket holds a connection: room for all of them beyond the request slots.
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=access_log,
                             server_header=False, date_header=True,
-                            limit_concurrency=4 * (state.limits.max_queue + state.limits.concurrency()) + 64,
-                            timeout_keep_alive=15, lifespan="on",
+                            limit_concurrency=4 * (limits.max_queue + limits.concurrency()) + 64 + limits.max_sessions,
+                            timeout_keep_alive=15, lifespan="on", ws_max_size=limits.max_body_bytes,
                             # SIGTERM drains: requests in flight get their answer (each is bounded by
                             # the request timeout), then the backend's workers are stopped.
-                            timeout_graceful_shutdown=state.limits.request_timeout_s + 5)
+                            timeout_graceful_shutdown=limits.request_timeout_s + 5)
     # uvicorn stops gracefully on SIGTERM and SIGINT, then raises the signal again under the handler
     # that was there before. For SIGTERM that handler is a no-op here, so a drained server exits 0;
     # SIGINT reaches Python's own handler (KeyboardInterrupt: the CLI's exit status 130).
@@ -121,6 +136,17 @@ def add_serve_arguments(p: Any) -> None:
     p.add_argument("--concurrency", type=int, default=d.max_concurrency,
                    help="evaluations running at once (0: the number of cores)")
     p.add_argument("--max-queue", type=int, default=d.max_queue, help="requests waiting beyond this get 503")
+    p.add_argument("--max-sessions", type=int, default=d.max_sessions,
+                   help="closed-loop episodes (HTTP and OpenEnv) alive at once, in all")
+    p.add_argument("--max-sessions-per-client", type=int, default=d.max_sessions_per_client,
+                   help="live episodes per bearer token")
+    p.add_argument("--max-physics-sessions", type=int, default=d.max_physics_sessions)
+    p.add_argument("--session-ttl", type=float, default=d.session_ttl_s,
+                   help="seconds an idle episode lives before it is reaped")
+    p.add_argument("--max-action-chars", type=int, default=d.max_action_chars, help="one turn's answer")
+    p.add_argument("--openenv-only", action="store_true",
+                   help="serve only the OpenEnv environment (its /ws, /reset, /step, /state, /schema, /health at "
+                        "the root); without it, emx serve also mounts it at /openenv")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.add_argument("--access-log", action="store_true")
 
@@ -128,18 +154,25 @@ def add_serve_arguments(p: Any) -> None:
 def cmd_serve(args: Any) -> int:
     limits = ServerLimits(max_body_bytes=args.max_body_bytes, max_items=args.max_items,
                           max_plan_chars=args.max_plan_chars, max_plan_actions=args.max_plan_actions,
-                          request_timeout_s=args.timeout, max_concurrency=args.concurrency, max_queue=args.max_queue)
-    for name in ("max_body_bytes", "max_items", "max_plan_chars", "max_plan_actions", "max_queue"):
+                          request_timeout_s=args.timeout, max_concurrency=args.concurrency, max_queue=args.max_queue,
+                          max_sessions=args.max_sessions, max_sessions_per_client=args.max_sessions_per_client,
+                          max_physics_sessions=args.max_physics_sessions, session_ttl_s=args.session_ttl,
+                          max_action_chars=args.max_action_chars)
+    for name in ("max_body_bytes", "max_items", "max_plan_chars", "max_plan_actions", "max_queue", "max_sessions",
+                 "max_sessions_per_client", "max_action_chars"):
         if getattr(limits, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
     if limits.request_timeout_s <= 0:
         raise ValueError("--timeout must be positive")
+    if limits.session_ttl_s <= 0:
+        raise ValueError("--session-ttl must be positive")
     if not 0 <= args.port <= 65535:
         raise ValueError(f"--port {args.port} is not a TCP port")
     transport = "ray" if args.ray else "process"
     return serve(args.tasks or ["eai-behavior"], host=args.host, port=args.port, token=args.token, limits=limits,
                  workers=args.workers, transport=transport, address=args.ray, log_level=args.log_level,
-                 access_log=args.access_log, strict=getattr(args, "strict", False))
+                 access_log=args.access_log, strict=getattr(args, "strict", False),
+                 openenv_only=args.openenv_only)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,6 +10,8 @@ a request the guard turns away.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import hmac
 import ipaddress
 import json
@@ -24,7 +26,7 @@ TOKEN_ENV = "EMX_SERVER_TOKEN"
 
 # Paths anyone may call: a liveness probe reveals nothing, and the OpenAPI
 # document is the public contract.
-PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json"})
+PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json", "/health", "/openenv/health"})
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,13 @@ class ServerLimits:
     request_timeout_s: float = 30.0      # queueing + evaluation of one request
     max_concurrency: int = 0             # evaluations running at once (0: the number of cores)
     max_queue: int = 64                  # requests waiting for a slot; more get 503
+    # closed-loop episodes (/v1/episodes and the OpenEnv sessions)
+    max_sessions: int = 1024             # live episodes in all
+    max_sessions_per_client: int = 256   # live episodes per bearer token
+    max_physics_sessions: int = 8        # live physics episodes (each holds a SAPIEN world)
+    session_ttl_s: float = 600.0         # an episode idle this long is reaped
+    max_action_chars: int = 65_536       # one turn's answer
+    max_episode_turns: int = 256         # the largest turn budget a client may ask for
 
     def concurrency(self) -> int:
         return self.max_concurrency if self.max_concurrency > 0 else max(1, os.cpu_count() or 1)
@@ -88,14 +97,64 @@ class RequestGuard:
     """ASGI middleware: request id, bearer token, body size. `on_reject(code, status)` counts refusals."""
 
     def __init__(self, app: Callable, token: str | None, max_body_bytes: int,
-                 on_reject: Callable[[str, int], None] | None = None, body_timeout_s: float = 30.0) -> None:
+                 on_reject: Callable[[str, int], None] | None = None, body_timeout_s: float = 30.0,
+                 max_websockets_per_client: int = 0) -> None:
         self.app = app
+        # WebSocket sessions (OpenEnv's /ws): the token is checked at the handshake, and each
+        # client (token) holds at most this many open at once (0: no per-client cap)
+        self.max_websockets_per_client = max_websockets_per_client
+        self._websockets: dict[str, int] = {}
         self.body_timeout_s = body_timeout_s
         self.token = token.encode() if token else None
         self.max_body_bytes = max_body_bytes
         self.on_reject = on_reject
 
+    def _credential(self, headers: dict[str, bytes]) -> bytes | None:
+        """The token a request presents: ``Bearer TOKEN``, or HTTP Basic with TOKEN as the password
+        (what a WebSocket client sends for ``ws://user:TOKEN@host``: OpenEnv's client sends no headers)."""
+        scheme, _, given = headers.get("authorization", b"").partition(b" ")
+        if scheme.lower() == b"bearer":
+            return given.strip()
+        if scheme.lower() == b"basic":
+            try:
+                return base64.b64decode(given.strip(), validate=True).partition(b":")[2]
+            except ValueError:
+                return None
+        return None
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = {}
+        for k, v in scope.get("headers", []):
+            headers.setdefault(k.decode("latin-1").lower(), v)
+        given = self._credential(headers)
+        if self.token is not None and (given is None or not hmac.compare_digest(given, self.token)):
+            if self.on_reject is not None:
+                self.on_reject("unauthorized", 403)
+            await receive()                                     # websocket.connect
+            await send({"type": "websocket.close", "code": 1008, "reason": "missing or wrong token"})
+            return
+        owner = hashlib.sha256(given or b"").hexdigest()[:24]
+        cap = self.max_websockets_per_client
+        if cap and self._websockets.get(owner, 0) >= cap:
+            if self.on_reject is not None:
+                self.on_reject("too_many_sessions", 429)
+            await receive()
+            await send({"type": "websocket.close", "code": 1013, "reason": f"at most {cap} sessions per client"})
+            return
+        self._websockets[owner] = self._websockets.get(owner, 0) + 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            n = self._websockets.get(owner, 1) - 1
+            if n > 0:
+                self._websockets[owner] = n
+            else:
+                self._websockets.pop(owner, None)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -108,9 +167,8 @@ class RequestGuard:
         scope.setdefault("state", {})["request_id"] = rid
 
         if self.token is not None and scope.get("path") not in PUBLIC_PATHS:
-            auth = headers.get("authorization", b"")
-            scheme, _, given = auth.partition(b" ")
-            if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), self.token):
+            given = self._credential(headers)
+            if given is None or not hmac.compare_digest(given, self.token):
                 await self._reject(send, 401, "unauthorized",
                                    "missing or wrong bearer token (send 'Authorization: Bearer TOKEN')", rid,
                                    [(b"www-authenticate", b'Bearer realm="emx"')])
