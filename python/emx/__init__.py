@@ -34,7 +34,8 @@ def make_vec_env(n, tasks="eai-behavior", **kwargs):
 
 
 def backend() -> str:
-    """Which state-check backend is active ("cpu" until the CUDA kernels land)."""
+    """Which state-check backend is active: "cuda" when emx was built with nvcc and a usable GPU
+    is present (EMX_DEVICE=cpu forces the CPU path), else "cpu"."""
     return _core.backend()
 
 

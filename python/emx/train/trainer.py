@@ -192,10 +192,6 @@ class Trainer:
         return opt, torch.optim.lr_scheduler.LambdaLR(opt, schedule)
 
     # ------------------------------------------------------------------ weights
-    def _hf_model(self):
-        """The plain transformers model (LoRA merged when there is an adapter)."""
-        return self.model
-
     def state_dict_for_sync(self) -> dict[str, Any]:
         import torch
 
@@ -566,7 +562,7 @@ class Trainer:
         self.sync_dir = self.out / ".sync"
         self.sync_dir.mkdir(exist_ok=True)
         if self._llm is None:
-            self._llm = create_llm(base_dir if not cfg.lora else base_dir, seed=cfg.seed, max_model_len=cfg.max_model_len,
+            self._llm = create_llm(base_dir, seed=cfg.seed, max_model_len=cfg.max_model_len,
                                    gpu_memory_utilization=cfg.gpu_memory_utilization, weight_sync=True,
                                    processed_logprobs=True)
         self.llm = self._llm

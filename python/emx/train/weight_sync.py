@@ -18,7 +18,6 @@ The engine is created with ``worker_extension_cls=WORKER_EXTENSION`` for these m
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -94,13 +93,6 @@ class EmxWeightSyncExtension:
 
         return load_into_vllm_model(_model_of(self), load_file(path))
 
-    def emx_weight_checksum(self) -> float:
-        """Sum of every parameter with elements: tells whether the engine's weights changed."""
-        import torch
-
-        with torch.no_grad():
-            return float(sum(p.double().sum() for p in _model_of(self).parameters() if p.numel()))
-
 
 def push_state_dict(llm, state: Mapping[str, "torch.Tensor"], workdir: str | os.PathLike,  # noqa: F821
                     tie_word_embeddings: bool = False) -> float:
@@ -124,20 +116,3 @@ def push_state_dict(llm, state: Mapping[str, "torch.Tensor"], workdir: str | os.
         raise RuntimeError(f"weight sync loaded {min(used)} of {len(state)} tensors into vLLM")
     llm.reset_prefix_cache()
     return time.perf_counter() - t0
-
-
-class WeightSyncer:
-    """Pushes a transformers model's weights into a vLLM ``LLM`` created with WORKER_EXTENSION."""
-
-    def __init__(self, llm, workdir: str | os.PathLike | None = None) -> None:
-        self.llm = llm
-        self.dir = Path(workdir or tempfile.mkdtemp(prefix="emx-sync-"))
-        self.seconds = 0.0
-        self.count = 0
-
-    def sync(self, model) -> float:
-        dt = push_state_dict(self.llm, model.state_dict(), self.dir,
-                             getattr(model.config, "tie_word_embeddings", False))
-        self.seconds += dt
-        self.count += 1
-        return dt
