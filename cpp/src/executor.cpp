@@ -124,6 +124,7 @@ int32_t floor_of(const Ctx& c, int32_t ref) {
     for (int32_t a = 0; a < c.L.num_objects; ++a)
       if (c.has(a, kAgent) && (c.get(P::kOnFloor, a, f) || c.get(P::kOnTop, a, f))) agent_floor = f;
   }
+  if (!c.R.floor_by_room_or_agent) return -1;  // eai: only the object's own floor edge
   const int32_t room = c.task.objects[ref].room;
   if (room >= 0)
     for (int32_t f = 0; f < c.L.num_objects; ++f)
@@ -247,6 +248,25 @@ StepResult place_nextto_ontop(Ctx& c, int32_t& hand, const char* hname, int32_t 
 }
 
 StepResult transfer_contents(Ctx& c, int32_t& hand, const char* hname, int32_t target, Support how) {
+  if (c.R.transfer_as_eai) {
+    // EAI's pour_inside checks each content's size and a closed target, and is happy to
+    // pour nothing; pour_onto needs something on/in the held object. Then place_precond.
+    if (hand >= 0 && how == Support::kInside) {
+      for (int32_t x = 0; x < c.L.num_objects; ++x)
+        if (c.s.parent[x] == hand && c.task.objects[x].volume > c.task.objects[target].volume && c.task.objects[target].volume > 0.f)
+          return fail(ErrorType::kAffordance, c.name(x) + " is too big to pour inside " + c.name(target));
+      if (c.closed(target)) return fail(ErrorType::kMissingStep, c.name(target) + " is closed, open it first");
+    }
+    if (hand >= 0 && how == Support::kOnTop) {
+      bool any = false;
+      for (int32_t x = 0; x < c.L.num_objects && !any; ++x) any = c.s.parent[x] == hand;
+      if (!any) return fail(ErrorType::kAffordance, "only holding " + c.name(hand) + " in the " + hname + " hand: nothing to pour");
+    }
+    if (auto r = place_precondition(c, hand, hname, target); !r.ok) return r;
+    for (int32_t x = 0; x < c.L.num_objects; ++x)
+      if (c.s.parent[x] == hand) attach(c, x, target, how);
+    return ok();
+  }
   if (how == Support::kInside && hand >= 0 && c.closed(target))
     return fail(ErrorType::kMissingStep, c.name(target) + " is closed, open it first");
   if (hand >= 0) {
@@ -415,13 +435,19 @@ StepResult clean(Ctx& c, int32_t o) {
   if (!dusty && !stained && !covered)
     return additional(c.name(o) + " is not dirty (neither dusty nor stained, and no dirt covers it)");
   if (auto r = interactive(c, o); !r.ok) return r;
-  bool in_washer = !c.is_floor(o) && (inside_active(c, o, kDishwasher) || inside_active(c, o, kWaterSource));
+  // eai: CLEAN counts only a sink or dishwasher that is on (a teapot only soaks).
+  auto washes = [&](uint32_t ability) {
+    return c.R.abilities_from_names ? any_ancestor(c, o, [&](int32_t, int32_t p) {
+      return c.has(p, ability) && c.has(p, kToggleable) && c.get(P::kToggledOn, p);
+    }) : inside_active(c, o, ability);
+  };
+  bool in_washer = !c.is_floor(o) && (washes(kDishwasher) || washes(kWaterSource));
   bool soaked_tool = false, abrasive = false;
   for (int32_t h : c.s.hand) {
     if (h >= 0 && ((c.has(h, kCleaningTool) && c.get(P::kSoaked, h)) || c.has(h, kSoap))) soaked_tool = true;
     if (h >= 0 && is_abrasive(c.task, h)) abrasive = true;
   }
-  bool in_sink = !c.is_floor(o) && inside_active(c, o, kWaterSource);
+  bool in_sink = !c.is_floor(o) && washes(kWaterSource);
   const bool wipes = in_washer || holding_with(c, kCleaningTool);  // dust, loose dirt
   const bool scrubs = in_sink || soaked_tool;                      // stains, stubborn dirt
   bool cleaned = false;
@@ -674,6 +700,7 @@ void classify_failure(const Task& task, const WorldState& start, const Action* p
                       const Action& action, StepResult& r) {
   if (r.ok || (r.error != ErrorType::kMissingStep && r.error != ErrorType::kAffordance) || is_place(action.type) || step == 0)
     return;
+  if (r.error == ErrorType::kAffordance && !task.rules().affordance_can_be_wrong_order) return;
   WorldState replay = start;
   for (size_t k = 0; k < step; ++k) {
     WorldState probe = replay;
@@ -692,6 +719,23 @@ Execution execute(const Task& task, const WorldState& start, const std::vector<A
   ex.final_state = start;
   ex.plan_length = static_cast<int32_t>(plan.size());
   ex.completed = true;
+  if (task.rules().plan_checked_before_running) {
+    // eai: EAI's evaluate_format rejects the whole plan for an unknown action or object
+    // anywhere, then for a wrong arity anywhere, before any step runs.
+    size_t bad = plan.size();
+    for (size_t i = 0; i < plan.size() && bad == plan.size(); ++i)
+      if (plan[i].error == ErrorType::kUnknownAction || plan[i].error == ErrorType::kUnknownObject) bad = i;
+    for (size_t i = 0; i < plan.size() && bad == plan.size(); ++i)
+      if (plan[i].error == ErrorType::kWrongArity) bad = i;
+    if (bad < plan.size()) {
+      StepResult r = fail(plan[bad].error, "step " + std::to_string(bad + 1) + ": " + plan[bad].detail +
+                                               " (the plan is checked as a whole before it runs)");
+      if (keep_trace) ex.trace.push_back({plan[bad], r});
+      ex.completed = false;
+      ex.first_error = r.error;
+      return ex;
+    }
+  }
   for (size_t i = 0; i < plan.size(); ++i) {
     StepResult r = apply(task, ex.final_state, plan[i]);
     if (!r.ok) classify_failure(task, start, plan.data(), i, plan[i], r);

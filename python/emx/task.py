@@ -52,16 +52,28 @@ def _object_volumes(text: str, filename: str) -> list[tuple[str, float]]:
 
 
 def with_semantics_text(spec: TaskSpec, semantics: str) -> TaskSpec:
-    """The spec with its semantics profile (and, for eai, object volumes) written into the
-    BDDL text as ';@emx' comment lines, so rollout workers compile the same task."""
+    """The spec with its semantics profile (and, for eai, object volumes and, for EAI's own
+    tasks, the unary states each object has in EAI's scenes) written into the BDDL text as
+    ';@emx' comment lines, so rollout workers compile the same task. For EAI's own tasks under
+    eai the goal is the ground one EAI's task success checks (emx.tasks.eai.eai_goal_options)."""
     _check_semantics(semantics)
-    body = "\n".join(line for line in spec.bddl_text.split("\n") if not line.lstrip().startswith(_PRAGMA))
+    text = spec.bddl_text
+    if spec.eai is not None:  # EAI's own task: eai judges EAI's ground goal, the others the quantified one
+        from .tasks.eai import eai_to_bddl
+
+        text = eai_to_bddl(spec.eai, ground_goal=semantics == "eai")
+    body = "\n".join(line for line in text.split("\n") if not line.lstrip().startswith(_PRAGMA))
     if semantics == "emx":  # the core's default: the text stays as written
         return spec if body == spec.bddl_text else dataclasses.replace(spec, bddl_text=body)
     # Appended, so line numbers in error messages stay those of the source.
     tail = [f"{_PRAGMA}semantics {semantics}"]
     if semantics == "eai":
         tail += [f"{_PRAGMA}volume {name} {v:.6g}" for name, v in _object_volumes(body, spec.filename)]
+        if spec.eai is not None:  # EAI's own scene data: the unary states each object has
+            from .tasks.eai import eai_object_states
+
+            tail += [f"{_PRAGMA}states {name} {','.join(ab)}".rstrip()
+                     for name, ab in eai_object_states(spec.eai).items()]
     return dataclasses.replace(spec, bddl_text=body.rstrip("\n") + "\n" + "\n".join(tail) + "\n")
 
 
