@@ -151,10 +151,16 @@ def _eai():
         m = types.ModuleType("behavior_eval." + sub)
         m.__path__ = [os.path.join(base, *sub.split("."))]
         stubs["behavior_eval." + sub] = m
+    stubs["behavior_eval.evaluation.action_sequencing.scripts"] = m = types.ModuleType(
+        "behavior_eval.evaluation.action_sequencing.scripts")
+    m.__path__ = [os.path.join(base, "evaluation", "action_sequencing", "scripts")]
+    if importlib.util.find_spec("fire") is None:  # evaluate_results.py's CLI helper, unused here
+        stubs["fire"] = types.ModuleType("fire")
     names = ("behavior_eval.evolving_graph.evolving_graph", "behavior_eval.evolving_graph.eval_evolving_graph_env",
              "behavior_eval.transition_model.relation_tree",
              "behavior_eval.evaluation.action_sequencing.resources.prompt_templates.one_shot",
-             "behavior_eval.evaluation.action_sequencing.action_sequence_evaluator")
+             "behavior_eval.evaluation.action_sequencing.action_sequence_evaluator",
+             "behavior_eval.evaluation.action_sequencing.scripts.evaluate_results")
     saved = {k: sys.modules[k] for k in list(stubs) + list(names) if k in sys.modules}
     try:
         sys.modules.update(stubs)
@@ -163,11 +169,12 @@ def _eai():
         eg = importlib.import_module(names[0])
         env = importlib.import_module(names[1])
         ase = importlib.import_module(names[4])
+        results = importlib.import_module(names[5])
     finally:  # leave no stand-in behind for other code in the process
         for k in list(stubs) + list(names):
             sys.modules.pop(k, None)
         sys.modules.update(saved)
-    return types.SimpleNamespace(eg=eg, env=env, ase=ase, stubs=stubs)
+    return types.SimpleNamespace(eg=eg, env=env, ase=ase, results=results, stubs=stubs)
 
 
 def available() -> bool:
@@ -395,3 +402,31 @@ EMX_TO_EAI_ERROR = {
     "wrong_arity": "arguments", "affordance": "ErrorType.AFFORDANCE_ERROR",
     "missing_step": "ErrorType.MISSING_STEP", "wrong_order": "ErrorType.WRONG_TEMPORAL_ORDER",
 }
+
+
+def eai_summary(infos: dict[str, dict], result_dir: str) -> dict:
+    """EAI's own summary of a run (``evaluate_results.evaluate_one_llm``, as shipped: its worker
+    processes, its counting and rounding) over ``infos`` (identifier -> ``evaluation_info`` from
+    EaiOracle.evaluate), with its per-task evaluator answering from ``infos``."""
+    m = _eai()
+    er = m.results
+
+    class Answer:  # stands in for ActionSequenceEvaluator(demo_name=...) inside EAI's workers
+        def __init__(self, demo_name, **_):
+            self.demo_name = demo_name
+            self.transition_model = types.SimpleNamespace(env=types.SimpleNamespace(close=lambda: None))
+
+        def evaluate_all(self, _raw):
+            return infos[self.demo_name]
+
+    os.makedirs(result_dir, exist_ok=True)
+    path = os.path.join(result_dir, "plans.json")
+    with open(path, "w") as f:
+        json.dump([{"identifier": k, "llm_output": ""} for k in infos], f)
+    saved = er.ActionSequenceEvaluator
+    er.ActionSequenceEvaluator = Answer
+    try:
+        with contextlib.redirect_stdout(open(os.devnull, "w")):
+            return er.evaluate_one_llm(path, worker_num=1, result_dir=result_dir)
+    finally:
+        er.ActionSequenceEvaluator = saved

@@ -137,6 +137,31 @@ def test_eai_oracle_agrees(gold):
     assert no_verdict <= {"picking_up_take-out_food"}, no_verdict
 
 
+def test_reward_eai_reports_eais_summary(gold, tmp_path):
+    """`emx eval --reward eai --json` carries EAI's summary: the same keys and figures that EAI's
+    own evaluate_results.py writes for the oracle's verdicts on the gold plans."""
+    eai_oracle = pytest.importorskip("eai_oracle")
+    if not eai_oracle.available():
+        pytest.skip("EAI's evaluator cannot be imported here")
+    from emx.tasks.eai import load_eai_tasks
+
+    plans = tmp_path / "gold.jsonl"
+    plans.write_text("".join(json.dumps({"task": k, "plan": v}) + "\n" for k, v in gold.items()))
+    r = _eval_cli(str(plans), "--semantics", "eai", "--reward", "eai")
+    tasks = {t.identifier: t for t in load_eai_tasks()}
+    infos = {}
+    for ident, plan in gold.items():
+        task = emx.load_task(f"eai-behavior:{ident}")
+        info = eai_oracle.EaiOracle(tasks[ident], *eai_oracle.emx_scene_facts(task)).evaluate(plan)
+        if info["goal_rst"].pop("graph_check_error", None):  # no EAI verdict (see test_eai_oracle_agrees)
+            info["goal_rst"]["all_goal_satisfied_graph"] = emx.evaluate(task, plan).success
+        infos[ident] = info
+    theirs = eai_oracle.eai_summary(infos, str(tmp_path / "eai"))
+    assert r["eai"]["goal_evaluation"]["task_success_rate"] == theirs["goal_evaluation"]["task_success_rate"] == 0.78
+    assert r["eai"]["trajectory_evaluation"] == theirs["trajectory_evaluation"]
+    assert "eai" not in _eval_cli(str(plans), "--limit", "2")  # only with --reward eai
+
+
 def test_eai_goal_is_bddls_truncated_ground_options(gold):
     """EAI's task success checks bddl's ground options, which bddl truncates: of the 24 ways to
     put one candle in each of 4 baskets (a forpairs goal), EAI accepts the first 10 only; so does
