@@ -696,22 +696,57 @@ StepResult apply(const Task& task, WorldState& state, const Action& action) {
   return r;
 }
 
+namespace {
+
+// Whether a failed step is one the wrong-order rule looks at: a missing step
+// (or, unless the profile ranks it first, an affordance error) of a non-place action.
+bool wrong_order_candidate(const Task& task, const Action& action, const StepResult& r) {
+  if (r.ok || (r.error != ErrorType::kMissingStep && r.error != ErrorType::kAffordance) || is_place(action.type))
+    return false;
+  return r.error != ErrorType::kAffordance || task.rules().affordance_can_be_wrong_order;
+}
+
+bool works_cleanly_in(const Task& task, const WorldState& earlier, const Action& action) {
+  WorldState probe = earlier;
+  StepResult pr = apply(task, probe, action);
+  return pr.ok && pr.error == ErrorType::kNone;
+}
+
+void mark_wrong_order(StepResult& r, size_t k) {
+  r.error = ErrorType::kWrongOrder;
+  r.message += " (it could have been done before step " + std::to_string(k + 1) + ")";
+}
+
+}  // namespace
+
 void classify_failure(const Task& task, const WorldState& start, const Action* prefix, size_t step,
                       const Action& action, StepResult& r) {
-  if (r.ok || (r.error != ErrorType::kMissingStep && r.error != ErrorType::kAffordance) || is_place(action.type) || step == 0)
-    return;
-  if (r.error == ErrorType::kAffordance && !task.rules().affordance_can_be_wrong_order) return;
+  if (step == 0 || !wrong_order_candidate(task, action, r)) return;
   WorldState replay = start;
   for (size_t k = 0; k < step; ++k) {
-    WorldState probe = replay;
-    StepResult pr = apply(task, probe, action);
-    if (pr.ok && pr.error == ErrorType::kNone) {
-      r.error = ErrorType::kWrongOrder;
-      r.message += " (it could have been done before step " + std::to_string(k + 1) + ")";
-      return;
-    }
+    if (works_cleanly_in(task, replay, action)) return mark_wrong_order(r, k);
     apply(task, replay, prefix[k]);
   }
+}
+
+void classify_failure(const Task& task, const std::vector<const WorldState*>& earlier, const Action& action,
+                      StepResult& r) {
+  if (earlier.empty() || !wrong_order_candidate(task, action, r)) return;
+  for (size_t k = 0; k < earlier.size(); ++k)
+    if (works_cleanly_in(task, *earlier[k], action)) return mark_wrong_order(r, k);
+}
+
+std::optional<std::pair<size_t, StepResult>> plan_rejection(const Task& task, const Action* plan, size_t n) {
+  if (!task.rules().plan_checked_before_running) return std::nullopt;
+  // EAI's evaluate_format: an unknown action or object anywhere, then a wrong arity anywhere.
+  size_t bad = n;
+  for (size_t i = 0; i < n && bad == n; ++i)
+    if (plan[i].error == ErrorType::kUnknownAction || plan[i].error == ErrorType::kUnknownObject) bad = i;
+  for (size_t i = 0; i < n && bad == n; ++i)
+    if (plan[i].error == ErrorType::kWrongArity) bad = i;
+  if (bad == n) return std::nullopt;
+  return std::make_pair(bad, fail(plan[bad].error, "step " + std::to_string(bad + 1) + ": " + plan[bad].detail +
+                                                       " (the plan is checked as a whole before it runs)"));
 }
 
 Execution execute(const Task& task, const WorldState& start, const std::vector<Action>& plan, bool keep_trace) {
@@ -719,22 +754,12 @@ Execution execute(const Task& task, const WorldState& start, const std::vector<A
   ex.final_state = start;
   ex.plan_length = static_cast<int32_t>(plan.size());
   ex.completed = true;
-  if (task.rules().plan_checked_before_running) {
-    // eai: EAI's evaluate_format rejects the whole plan for an unknown action or object
-    // anywhere, then for a wrong arity anywhere, before any step runs.
-    size_t bad = plan.size();
-    for (size_t i = 0; i < plan.size() && bad == plan.size(); ++i)
-      if (plan[i].error == ErrorType::kUnknownAction || plan[i].error == ErrorType::kUnknownObject) bad = i;
-    for (size_t i = 0; i < plan.size() && bad == plan.size(); ++i)
-      if (plan[i].error == ErrorType::kWrongArity) bad = i;
-    if (bad < plan.size()) {
-      StepResult r = fail(plan[bad].error, "step " + std::to_string(bad + 1) + ": " + plan[bad].detail +
-                                               " (the plan is checked as a whole before it runs)");
-      if (keep_trace) ex.trace.push_back({plan[bad], r});
-      ex.completed = false;
-      ex.first_error = r.error;
-      return ex;
-    }
+  if (auto rejected = plan_rejection(task, plan.data(), plan.size())) {
+    // Nothing runs: the plan fails at its first step, the message names the step at fault.
+    if (keep_trace) ex.trace.push_back({plan[0], rejected->second});
+    ex.completed = false;
+    ex.first_error = rejected->second.error;
+    return ex;
   }
   for (size_t i = 0; i < plan.size(); ++i) {
     StepResult r = apply(task, ex.final_state, plan[i]);
