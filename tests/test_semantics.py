@@ -271,3 +271,86 @@ def test_docs_hold_the_rule_table():
         doc = f.read()
     for r in _core.semantics_table():
         assert _doc_row(r) in doc, f"docs/actions.md lacks (or differs on) rule {r['id']}:\n{_doc_row(r)}"
+
+
+# ------------------------------------------------------------------------------ --semantics everywhere
+# The grill plan grasps the barbecue grill: eai accepts it (no furniture rule), emx does not.
+
+@pytest.fixture(scope="module")
+def grill(gold):
+    k = next(k for k in gold if k.startswith("cleaning_barbecue_grill"))
+    return k, gold[k]
+
+
+def test_train_semantics(grill):
+    import argparse
+
+    from emx.train.cli import add_arguments, config_from_args
+    from emx.train.trainer import split_tasks
+
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    for flag, want in (([], "eai"), (["--semantics", "emx"], "emx")):
+        cfg = config_from_args(p.parse_args(["--tasks", "eai-behavior:cleaning_barbecue_grill", *flag]))
+        cfg.n_eval_tasks = 0
+        train, _ = split_tasks(cfg)
+        assert [t.semantics for t in train] == [want]
+    cfg.tasks, cfg.n_train_tasks, cfg.n_eval_tasks = None, 2, 1  # generated tasks too
+    assert {t.semantics for ts in split_tasks(cfg) for t in ts} == {"emx"}
+    with pytest.raises(SystemExit):
+        p.parse_args(["--semantics", "strict"])
+
+
+def test_serve_semantics_default_and_per_request(grill):
+    pytest.importorskip("fastapi")
+    pytest.importorskip("httpx")
+    from fastapi.testclient import TestClient
+
+    from emx.server.launch import build_app
+
+    k, plan = grill
+    for default, want in ((None, True), ("emx", False)):
+        with TestClient(build_app([f"eai-behavior:{k}"], semantics=default)) as c:
+            assert c.get("/healthz").json()["semantics"] == [default or "eai"]
+            body = {"items": [{"task": k, "plan": plan}]}
+            r = c.post("/v1/evaluate", json=body).json()
+            assert r["results"][0]["success"] is want and r["semantics"] == [default or "eai"]
+            for asked, ok in (("eai", True), ("emx", False), ("embomatrix", False)):
+                r = c.post("/v1/evaluate", json={**body, "semantics": asked}).json()
+                assert (r["results"][0]["success"], r["semantics"]) == (ok, [asked])
+            assert c.post("/v1/evaluate", json={**body, "semantics": "strict"}).status_code == 422
+
+
+def test_rollout_engine_semantics(grill):
+    from emx.rollout import Episode, RolloutEngine
+
+    k, plan = grill
+    task = emx.load_task(f"eai-behavior:{k}")
+    with RolloutEngine(workers=1, semantics="emx") as engine:
+        r_emx, r_eai, r_own = engine.evaluate([Episode(task, plan), Episode(task, plan, semantics="eai"),
+                                               Episode(task.with_semantics("eai"), plan)])
+    assert (r_emx.success, r_emx.first_error) == (False, "affordance")
+    assert r_eai.success and not r_own.success  # the engine's profile applies unless the episode names one
+    with RolloutEngine(workers=1) as engine:
+        assert engine.evaluate([Episode(task, plan)])[0].success
+    with pytest.raises(ValueError):
+        RolloutEngine(workers=1, semantics="strict", wait=False)
+
+
+def test_closed_loop_semantics(grill, tmp_path):
+    from emx.episodes import run_closed_loop
+    from emx.policy import FilePolicy
+
+    k, plan = grill
+    path = tmp_path / "plans.jsonl"
+    path.write_text(json.dumps({"task": k, "plan": plan}) + "\n")
+    for extra, error in (((), None), (("--semantics", "emx"), "affordance")):  # closed loop: it goes on after
+        env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=os.path.join(ROOT, "python"))
+        out = subprocess.run([sys.executable, "-m", "emx.cli", "eval", "--tasks", f"eai-behavior:{k}", "--policy",
+                              f"file:{path}", "--episode", "closed-loop", "--json", *extra],
+                             capture_output=True, text=True, env=env, check=True)
+        row = json.loads(out.stdout)["per_task"][0]
+        assert row["error"] == error
+    task = emx.load_task(f"eai-behavior:{k}")
+    report = run_closed_loop([task], FilePolicy(path), semantics="emx")
+    assert report.results[0].first_error == "affordance"

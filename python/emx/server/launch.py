@@ -44,15 +44,17 @@ def _require_server_packages() -> None:
 
 
 def build_app(sources: Sequence[str], *, token: str | None = None, limits: ServerLimits | None = None,
-              workers: int = 0, transport: str = "process", address: str | None = None) -> Any:
-    """The ASGI app with every task of `sources` compiled once."""
+              workers: int = 0, transport: str = "process", address: str | None = None,
+              semantics: str | None = None) -> Any:
+    """The ASGI app with every task of `sources` compiled once, under `semantics` (default: each
+    source's own); a request may ask for another profile ("semantics" in POST /v1/evaluate)."""
     _require_server_packages()
     import emx
 
     from .app import create_app
 
     limits = limits or ServerLimits()
-    tasks = [t for src in sources for t in emx.load_tasks(src)]
+    tasks = [t for src in sources for t in emx.load_tasks(src, semantics=semantics)]
     if not tasks:
         raise ValueError(f"no tasks in {', '.join(sources)}")
     return create_app(tasks, sources=sources, limits=limits, token=token,
@@ -62,14 +64,15 @@ def build_app(sources: Sequence[str], *, token: str | None = None, limits: Serve
 def serve(sources: Sequence[str] = ("eai-behavior",), host: str = "127.0.0.1", port: int = 8000,
           token: str | None = None, limits: ServerLimits | None = None, workers: int = 0,
           transport: str = "process", address: str | None = None, log_level: str = "info",
-          access_log: bool = False) -> int:
+          access_log: bool = False, semantics: str | None = None) -> int:
     """Runs the server until interrupted. The token falls back to $EMX_SERVER_TOKEN."""
     _require_server_packages()
     import uvicorn
 
     token = resolve_token(token)
     check_bind(host, token)  # before compiling anything: a refused bind should fail fast
-    app = build_app(sources, token=token, limits=limits, workers=workers, transport=transport, address=address)
+    app = build_app(sources, token=token, limits=limits, workers=workers, transport=transport, address=address,
+                    semantics=semantics)
     state = app.state
     print(f"emx reward server: {len(state.tasks)} tasks from {', '.join(sources)}; backend {state.backend.name} "
           f"({state.backend.slots} slots); token {'required' if token else 'off (loopback only)'}; "
@@ -99,6 +102,8 @@ def add_serve_arguments(p: Any) -> None:
     d = ServerLimits()
     p.add_argument("--tasks", action="append", default=None, metavar="SRC",
                    help="task source to serve (repeatable; default: eai-behavior); compiled once at start")
+    p.add_argument("--semantics", choices=["eai", "embomatrix", "emx"], default=None,
+                   help="whose action rules judge plans unless a request says (default: each task source's own)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1; any other address requires a token)")
     p.add_argument("--port", type=int, default=8000)
@@ -135,7 +140,7 @@ def cmd_serve(args: Any) -> int:
     transport = "ray" if args.ray else "process"
     return serve(args.tasks or ["eai-behavior"], host=args.host, port=args.port, token=args.token, limits=limits,
                  workers=args.workers, transport=transport, address=args.ray, log_level=args.log_level,
-                 access_log=args.access_log)
+                 access_log=args.access_log, semantics=args.semantics)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

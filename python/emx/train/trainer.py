@@ -81,8 +81,10 @@ def split_tasks(config: TrainConfig) -> tuple[list[Task], list[Task]]:
 
         train = household_tasks(config.n_train_tasks, config.seed * 2 + 1, config.task_generator)
         held = household_tasks(config.n_eval_tasks, config.seed * 2 + 2, config.task_generator)
+        if config.semantics:
+            train, held = ([t.with_semantics(config.semantics) for t in ts] for ts in (train, held))
         return train, held
-    tasks = load_tasks(config.tasks)
+    tasks = load_tasks(config.tasks, semantics=config.semantics)
     order = list(range(len(tasks)))
     random.Random(config.seed).shuffle(order)
     held = [tasks[i] for i in order[: config.n_eval_tasks]]
