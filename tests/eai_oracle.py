@@ -24,10 +24,11 @@ EAI's own data (eai-eval 1.0.5):
     task whose goal is the same there.
 
 Facts EAI does not ship, taken from emx (so the oracle checks emx's *rules*, not these):
-  * bounding-box volumes: emx's size priors (the ``;@emx volume`` lines emx compiles with);
+  * bounding-box volumes and which objects are wall-mounted: emx's size priors (the
+    ``;@emx volume`` / ``mounted`` lines emx compiles with);
   * the Slicer and CleaningTool states (tool abilities): emx's ability table;
   * geometric relations iGibson derives from the scene that the BDDL does not state: an
-    object that is in a room and on no other object stands on that room's floor
+    object that is in a room, on no other object and not wall-mounted stands on that room's floor
     (``OnFloor``), nothing else is next to or under anything, and an unstated unary state
     is False.
 
@@ -254,7 +255,8 @@ class EaiOracle:
     """One EAI task as EAI's evaluator sees it. ``volumes`` and ``tools`` (scene name -> set of
     "Slicer"/"CleaningTool") are the facts EAI does not ship (see the module docstring)."""
 
-    def __init__(self, eai_task, volumes: dict[str, float], tools: dict[str, set[str]]):
+    def __init__(self, eai_task, volumes: dict[str, float], tools: dict[str, set[str]],
+                 mounted: set[str] = frozenset()):
         m = _eai()
         S = m.stubs["igibson.object_states"]
         URDFObject = m.stubs["igibson.objects.articulated_object"].URDFObject
@@ -282,7 +284,7 @@ class EaiOracle:
         floor_of_room = {rooms[f]: f for f in floors if f in rooms}
         supported = {a for rel, a, _ in binary if rel in ("ontop", "inside", "onfloor")}
         for name, room in rooms.items():  # furniture stands on its room's floor
-            if name not in floors and name not in supported and room in floor_of_room:
+            if name not in floors and name not in supported and name not in mounted and room in floor_of_room:
                 binary.add(("onfloor", name, floor_of_room[room]))
 
         state_name = {"Cooked": "cooked", "Dusty": "dusty", "Frozen": "frozen", "Open": "open", "Sliced": "sliced",
@@ -379,21 +381,24 @@ def oracle_verdict(info: dict) -> tuple[bool | None, bool, str | None]:
     return success, executable, fatal
 
 
-def emx_scene_facts(task) -> tuple[dict[str, float], dict[str, set[str]]]:
-    """The facts EAI does not ship, as emx compiled them for an eai task: volumes (its
-    ``;@emx volume`` lines) and the Slicer / CleaningTool states (its abilities)."""
-    volumes = {}
+def emx_scene_facts(task) -> tuple[dict[str, float], dict[str, set[str]], set[str]]:
+    """The facts EAI does not ship, as emx compiled them for an eai task: volumes and the
+    wall-mounted objects (its ``;@emx volume`` / ``mounted`` lines, from emx's size priors) and
+    the Slicer / CleaningTool states (its abilities)."""
+    volumes, mounted = {}, set()
     for line in task.spec.bddl_text.splitlines():
         if line.startswith(";@emx volume "):
             _, _, name, v = line.split()
             volumes[name] = float(v)
+        elif line.startswith(";@emx mounted "):
+            mounted.add(line.split()[2])
     tools = {}
     for o in task.objects:
         s = {state for ability, state in (("slicer", "Slicer"), ("cleaning_tool", "CleaningTool"))
              if ability in o.abilities}
         if s:
             tools[o.name] = s
-    return volumes, tools
+    return volumes, tools, mounted
 
 
 # emx's error names -> the key EAI's evaluator files the plan under (None: not fatal).

@@ -70,7 +70,7 @@ const SemanticsRuleRow kSemanticsTable[] = {
      "soak_dry_precond, clean_dust_precond, clean_stain_precond, CookPrecond.cook_precond, toggle_on_off (dishwasher)"},
     {"room_floor",
      "an object's room is only a fallback for where things placed beside it land",
-     "an object in a room (BEHAVIOR-100's `inroom`) that is on or in nothing stands on that room's floor (an `onfloor` edge from the start, as iGibson's geometric OnFloor gives EAI's graph)",
+     "an object in a room (BEHAVIOR-100's `inroom`) that is on or in nothing and not wall-mounted (emx's size priors: windows, top cabinets) stands on that room's floor (an `onfloor` edge from the start, as iGibson's geometric OnFloor gives EAI's graph)",
      "as emx",
      "EvolvingGraph.build_graph (OnFloor edges from the scene)"},
     {"slice_parts",

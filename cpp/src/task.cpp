@@ -434,10 +434,16 @@ TaskPtr compile_task(const Problem& problem, const KnowledgeBase& kb, const Comp
   }
   // eai: what stands in a room on nothing else stands on that room's floor (iGibson's
   // geometric OnFloor, which EAI's graph starts from).
-  if (rules.room_objects_on_floor && t.layout.stores(Predicate::kOnFloor))
+  // Wall-mounted objects (";@emx mounted NAME": windows, top cabinets) hang above it.
+  if (rules.room_objects_on_floor && t.layout.stores(Predicate::kOnFloor)) {
+    std::set<std::string> mounted;
+    for (const auto& [key, value] : problem.pragmas)
+      if (key == "mounted") mounted.insert(value);
     for (int32_t i = 0; i < t.num_objects(); ++i) {
       const Object& o = t.objects[i];
-      if (o.room < 0 || o.whole >= 0 || (o.abilities & (kFloor | kAgent)) || t.initial.parent[i] >= 0) continue;
+      if (o.room < 0 || o.whole >= 0 || (o.abilities & (kFloor | kAgent)) || t.initial.parent[i] >= 0 ||
+          mounted.count(o.name))
+        continue;
       int32_t floor = -1;
       bool on_floor = false;
       for (int32_t f = 0; f < t.num_objects(); ++f) {
@@ -447,6 +453,7 @@ TaskPtr compile_task(const Problem& problem, const KnowledgeBase& kb, const Comp
       }
       if (!on_floor && floor >= 0) t.initial.set(t.layout, Predicate::kOnFloor, i, floor, true);
     }
+  }
   // Parts start where their whole is; a whole already sliced in :init has
   // its parts in the scene from the start.
   for (int32_t i = 0; i < t.num_objects(); ++i) {

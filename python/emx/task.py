@@ -35,9 +35,10 @@ def _check_semantics(semantics: str) -> str:
     return semantics
 
 
-def _object_volumes(text: str, filename: str) -> list[tuple[str, float]]:
-    """Bounding-box volumes (m^3) of a problem's objects, from emx's size priors: the eai
-    profile's grasp and place-inside rules compare volumes as EAI does with iGibson's boxes."""
+def _object_volumes(text: str, filename: str) -> list[tuple[str, float, bool]]:
+    """(name, bounding-box volume in m^3, wall-mounted) of a problem's objects, from emx's size
+    priors: the eai profile's grasp and place-inside rules compare volumes as EAI does with
+    iGibson's boxes, and a wall-mounted object (window, top cabinet) stands on no floor."""
     from .scenes.sizes import size_prior
     from .tasks.knowledge import load_abilities
 
@@ -47,7 +48,7 @@ def _object_volumes(text: str, filename: str) -> list[tuple[str, float]]:
         if category in ("floor.n.01", "agent.n.01"):
             continue
         prior, _ = size_prior(category, name, fixed="fixed" in abilities.get(category, ()))
-        out.append((name, float(prior.volume)))
+        out.append((name, float(prior.volume), prior.mount is not None))
     return out
 
 
@@ -68,7 +69,9 @@ def with_semantics_text(spec: TaskSpec, semantics: str) -> TaskSpec:
     # Appended, so line numbers in error messages stay those of the source.
     tail = [f"{_PRAGMA}semantics {semantics}"]
     if semantics == "eai":
-        tail += [f"{_PRAGMA}volume {name} {v:.6g}" for name, v in _object_volumes(body, spec.filename)]
+        sizes = _object_volumes(body, spec.filename)
+        tail += [f"{_PRAGMA}volume {name} {v:.6g}" for name, v, _ in sizes]
+        tail += [f"{_PRAGMA}mounted {name}" for name, _, mounted in sizes if mounted]
         if spec.eai is not None:  # EAI's own scene data: the unary states each object has
             from .tasks.eai import eai_object_states
 

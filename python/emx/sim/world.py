@@ -538,7 +538,9 @@ class PhysicsWorld:
         geo = self.relations(self.shadow)
         self.shadow = geo
         self.initial = self.snapshot()
-        want = set(self.core.true_atoms(self.core.initial_state))
+        from ..scenes.layout import stated_init_atoms
+
+        want = set(stated_init_atoms(self.task))
         have = set(self.core.true_atoms(geo))
         violations = []
         for pred, a, b in sorted(want - have):
