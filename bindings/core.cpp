@@ -308,6 +308,23 @@ PYBIND11_MODULE(_core, m) {
              classify_failure(*t.task, start, prefix.data(), prefix.size(), a, r);
              return py::make_tuple(std::string(error_name(r.error)), r.message);
            }, py::arg("start"), py::arg("prefix"), py::arg("action"), py::arg("error"), py::arg("message"))
+      .def("classify_failure", [](const PyTask& t, const py::list& history, const Action& a, const std::string& error,
+                                  const std::string& message) {
+             // The same rule over given earlier states (a physics run's, from geometry).
+             StepResult r{false, ErrorType::kMissingStep, message};
+             for (int e = 0; e < static_cast<int>(ErrorType::kCount); ++e)
+               if (error_name(static_cast<ErrorType>(e)) == error) r.error = static_cast<ErrorType>(e);
+             std::vector<const WorldState*> earlier;
+             for (const py::handle& h : history) earlier.push_back(&h.cast<const WorldState&>());
+             classify_failure(*t.task, earlier, a, r);
+             return py::make_tuple(std::string(error_name(r.error)), r.message);
+           }, py::arg("history"), py::arg("action"), py::arg("error"), py::arg("message"))
+      .def("plan_rejection", [](const PyTask& t, const std::vector<Action>& plan) -> py::object {
+             // eai: (step, error, message) of what makes EAI reject the whole plan before it runs.
+             auto r = plan_rejection(*t.task, plan.data(), plan.size());
+             if (!r) return py::none();
+             return py::make_tuple(r->first, std::string(error_name(r->second.error)), r->second.message);
+           }, py::arg("plan"))
       .def_property_readonly("semantics", [](const PyTask& t) { return std::string(semantics_name(t.task->semantics)); })
       .def("check", [](const PyTask& t, const WorldState& s) {
              GoalCheck g = check_goal(t.task->goal, t.task->layout, judged_state(*t.task, s));

@@ -101,6 +101,28 @@ def test_failure_feedback_then_recovery(bottling):
     assert r.first_error != "none" and r.format_ok
 
 
+WRONG_ORDER_PLAN = [{"action": "OPEN", "object": "fridge_97"}, {"action": "CLOSE", "object": "fridge_97"},
+                    {"action": "RIGHT_GRASP", "object": "strawberry_0"}]
+
+
+@pytest.mark.parametrize("mode", ["symbolic", "physics"])
+def test_closed_loop_reports_wrong_order_as_evaluate_does(bottling, mode):
+    """One rule (the C++ executor's classify_failure) for plans and for closed-loop episodes."""
+    if mode == "physics":
+        pytest.importorskip("sapien")
+    r = emx.evaluate(bottling, WRONG_ORDER_PLAN, mode=mode)
+    assert (r.executed, r.first_error) == (2, "wrong_order")
+    ep = ClosedLoopEpisode(bottling, mode=mode, max_turns=10)
+    for a in WRONG_ORDER_PLAN:
+        turn = ep.step(json.dumps([a]))
+    assert turn.steps[-1].error == "wrong_order" and turn.steps[-1].message == r.trace[-1].message
+    assert ep.result().first_error == "wrong_order"
+    # a failed turn is no step of the run: after it, the rule still looks at the same earlier states
+    turn = ep.step(json.dumps([{"action": "OPEN", "object": "fridge_97"}]))
+    assert turn.steps[-1].ok
+    assert ep.step(json.dumps([WRONG_ORDER_PLAN[-1]])).steps[-1].ok
+
+
 def test_unparseable_turns_and_done(bottling):
     ep = ClosedLoopEpisode(bottling, max_turns=10)
     turn = ep.step("I think I should open the fridge first.")

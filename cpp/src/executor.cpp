@@ -124,6 +124,7 @@ int32_t floor_of(const Ctx& c, int32_t ref) {
     for (int32_t a = 0; a < c.L.num_objects; ++a)
       if (c.has(a, kAgent) && (c.get(P::kOnFloor, a, f) || c.get(P::kOnTop, a, f))) agent_floor = f;
   }
+  if (!c.R.floor_by_room_or_agent) return -1;  // eai: only the object's own floor edge
   const int32_t room = c.task.objects[ref].room;
   if (room >= 0)
     for (int32_t f = 0; f < c.L.num_objects; ++f)
@@ -247,6 +248,25 @@ StepResult place_nextto_ontop(Ctx& c, int32_t& hand, const char* hname, int32_t 
 }
 
 StepResult transfer_contents(Ctx& c, int32_t& hand, const char* hname, int32_t target, Support how) {
+  if (c.R.transfer_as_eai) {
+    // EAI's pour_inside checks each content's size and a closed target, and is happy to
+    // pour nothing; pour_onto needs something on/in the held object. Then place_precond.
+    if (hand >= 0 && how == Support::kInside) {
+      for (int32_t x = 0; x < c.L.num_objects; ++x)
+        if (c.s.parent[x] == hand && c.task.objects[x].volume > c.task.objects[target].volume && c.task.objects[target].volume > 0.f)
+          return fail(ErrorType::kAffordance, c.name(x) + " is too big to pour inside " + c.name(target));
+      if (c.closed(target)) return fail(ErrorType::kMissingStep, c.name(target) + " is closed, open it first");
+    }
+    if (hand >= 0 && how == Support::kOnTop) {
+      bool any = false;
+      for (int32_t x = 0; x < c.L.num_objects && !any; ++x) any = c.s.parent[x] == hand;
+      if (!any) return fail(ErrorType::kAffordance, "only holding " + c.name(hand) + " in the " + hname + " hand: nothing to pour");
+    }
+    if (auto r = place_precondition(c, hand, hname, target); !r.ok) return r;
+    for (int32_t x = 0; x < c.L.num_objects; ++x)
+      if (c.s.parent[x] == hand) attach(c, x, target, how);
+    return ok();
+  }
   if (how == Support::kInside && hand >= 0 && c.closed(target))
     return fail(ErrorType::kMissingStep, c.name(target) + " is closed, open it first");
   if (hand >= 0) {
@@ -415,13 +435,19 @@ StepResult clean(Ctx& c, int32_t o) {
   if (!dusty && !stained && !covered)
     return additional(c.name(o) + " is not dirty (neither dusty nor stained, and no dirt covers it)");
   if (auto r = interactive(c, o); !r.ok) return r;
-  bool in_washer = !c.is_floor(o) && (inside_active(c, o, kDishwasher) || inside_active(c, o, kWaterSource));
+  // eai: CLEAN counts only a sink or dishwasher that is on (a teapot only soaks).
+  auto washes = [&](uint32_t ability) {
+    return c.R.abilities_from_names ? any_ancestor(c, o, [&](int32_t, int32_t p) {
+      return c.has(p, ability) && c.has(p, kToggleable) && c.get(P::kToggledOn, p);
+    }) : inside_active(c, o, ability);
+  };
+  bool in_washer = !c.is_floor(o) && (washes(kDishwasher) || washes(kWaterSource));
   bool soaked_tool = false, abrasive = false;
   for (int32_t h : c.s.hand) {
     if (h >= 0 && ((c.has(h, kCleaningTool) && c.get(P::kSoaked, h)) || c.has(h, kSoap))) soaked_tool = true;
     if (h >= 0 && is_abrasive(c.task, h)) abrasive = true;
   }
-  bool in_sink = !c.is_floor(o) && inside_active(c, o, kWaterSource);
+  bool in_sink = !c.is_floor(o) && washes(kWaterSource);
   const bool wipes = in_washer || holding_with(c, kCleaningTool);  // dust, loose dirt
   const bool scrubs = in_sink || soaked_tool;                      // stains, stubborn dirt
   bool cleaned = false;
@@ -670,21 +696,57 @@ StepResult apply(const Task& task, WorldState& state, const Action& action) {
   return r;
 }
 
+namespace {
+
+// Whether a failed step is one the wrong-order rule looks at: a missing step
+// (or, unless the profile ranks it first, an affordance error) of a non-place action.
+bool wrong_order_candidate(const Task& task, const Action& action, const StepResult& r) {
+  if (r.ok || (r.error != ErrorType::kMissingStep && r.error != ErrorType::kAffordance) || is_place(action.type))
+    return false;
+  return r.error != ErrorType::kAffordance || task.rules().affordance_can_be_wrong_order;
+}
+
+bool works_cleanly_in(const Task& task, const WorldState& earlier, const Action& action) {
+  WorldState probe = earlier;
+  StepResult pr = apply(task, probe, action);
+  return pr.ok && pr.error == ErrorType::kNone;
+}
+
+void mark_wrong_order(StepResult& r, size_t k) {
+  r.error = ErrorType::kWrongOrder;
+  r.message += " (it could have been done before step " + std::to_string(k + 1) + ")";
+}
+
+}  // namespace
+
 void classify_failure(const Task& task, const WorldState& start, const Action* prefix, size_t step,
                       const Action& action, StepResult& r) {
-  if (r.ok || (r.error != ErrorType::kMissingStep && r.error != ErrorType::kAffordance) || is_place(action.type) || step == 0)
-    return;
+  if (step == 0 || !wrong_order_candidate(task, action, r)) return;
   WorldState replay = start;
   for (size_t k = 0; k < step; ++k) {
-    WorldState probe = replay;
-    StepResult pr = apply(task, probe, action);
-    if (pr.ok && pr.error == ErrorType::kNone) {
-      r.error = ErrorType::kWrongOrder;
-      r.message += " (it could have been done before step " + std::to_string(k + 1) + ")";
-      return;
-    }
+    if (works_cleanly_in(task, replay, action)) return mark_wrong_order(r, k);
     apply(task, replay, prefix[k]);
   }
+}
+
+void classify_failure(const Task& task, const std::vector<const WorldState*>& earlier, const Action& action,
+                      StepResult& r) {
+  if (earlier.empty() || !wrong_order_candidate(task, action, r)) return;
+  for (size_t k = 0; k < earlier.size(); ++k)
+    if (works_cleanly_in(task, *earlier[k], action)) return mark_wrong_order(r, k);
+}
+
+std::optional<std::pair<size_t, StepResult>> plan_rejection(const Task& task, const Action* plan, size_t n) {
+  if (!task.rules().plan_checked_before_running) return std::nullopt;
+  // EAI's evaluate_format: an unknown action or object anywhere, then a wrong arity anywhere.
+  size_t bad = n;
+  for (size_t i = 0; i < n && bad == n; ++i)
+    if (plan[i].error == ErrorType::kUnknownAction || plan[i].error == ErrorType::kUnknownObject) bad = i;
+  for (size_t i = 0; i < n && bad == n; ++i)
+    if (plan[i].error == ErrorType::kWrongArity) bad = i;
+  if (bad == n) return std::nullopt;
+  return std::make_pair(bad, fail(plan[bad].error, "step " + std::to_string(bad + 1) + ": " + plan[bad].detail +
+                                                       " (the plan is checked as a whole before it runs)"));
 }
 
 Execution execute(const Task& task, const WorldState& start, const std::vector<Action>& plan, bool keep_trace) {
@@ -692,6 +754,13 @@ Execution execute(const Task& task, const WorldState& start, const std::vector<A
   ex.final_state = start;
   ex.plan_length = static_cast<int32_t>(plan.size());
   ex.completed = true;
+  if (auto rejected = plan_rejection(task, plan.data(), plan.size())) {
+    // Nothing runs: the plan fails at its first step, the message names the step at fault.
+    if (keep_trace) ex.trace.push_back({plan[0], rejected->second});
+    ex.completed = false;
+    ex.first_error = rejected->second.error;
+    return ex;
+  }
   for (size_t i = 0; i < plan.size(); ++i) {
     StepResult r = apply(task, ex.final_state, plan[i]);
     if (!r.ok) classify_failure(task, start, plan.data(), i, plan[i], r);

@@ -348,10 +348,40 @@ TaskPtr compile_task(const Problem& problem, const KnowledgeBase& kb, const Comp
       t.semantics = *s;
     }
   const SemanticsRules& rules = semantics_rules(t.semantics);
-  for (Object& o : t.objects) {
-    if (o.abilities & (kFloor | kAgent)) continue;
-    if (rules.every_object_freezable) o.abilities |= kFreezable;
-    if (rules.cartons_not_openable && o.category.rfind("carton.", 0) == 0) o.abilities &= ~kOpenable;
+  // eai: EAI tests names, not abilities, for these (soak_dry_precond, clean_*_precond,
+  // cook_precond, toggle_on_off's dishwasher).
+  if (rules.abilities_from_names)
+    for (Object& o : t.objects) {
+      if (o.abilities & (kFloor | kAgent)) continue;
+      auto named = [&](const char* w) { return o.name.find(w) != std::string::npos; };
+      o.abilities &= ~(kWaterSource | kDishwasher | kCookingVessel | kSoap);
+      if (named("sink") || named("teapot")) o.abilities |= kWaterSource;
+      if (named("dishwasher")) o.abilities |= kDishwasher;
+      if (named("saucepan")) o.abilities |= kCookingVessel;
+      if (named("detergent")) o.abilities |= kSoap;
+    }
+  // ";@emx states NAME a,b,...": exactly which unary states the object has (for EAI's own
+  // tasks, the states of its scene objects); written by the Python layer for the eai profile.
+  constexpr uint32_t kStateAbilities =
+      kOpenable | kToggleable | kCookable | kFreezable | kSliceable | kSoakable | kDustyable | kStainable;
+  for (const auto& [key, value] : problem.pragmas) {
+    if (key != "states") continue;
+    const size_t sp = value.find(' ');
+    auto it = t.index_of.find(value.substr(0, sp));
+    if (it == t.index_of.end()) continue;
+    static const std::pair<std::string_view, uint32_t> kNames[] = {
+        {"openable", kOpenable}, {"toggleable", kToggleable}, {"cookable", kCookable}, {"freezable", kFreezable},
+        {"sliceable", kSliceable}, {"soakable", kSoakable}, {"dustyable", kDustyable}, {"stainable", kStainable}};
+    uint32_t bits = 0;
+    for (size_t i = sp == std::string::npos ? value.size() : sp + 1; i < value.size();) {
+      size_t j = value.find(',', i);
+      if (j == std::string::npos) j = value.size();
+      for (const auto& [n, bit] : kNames)
+        if (std::string_view(value).substr(i, j - i) == n) bits |= bit;
+      i = j + 1;
+    }
+    Object& o = t.objects[it->second];
+    o.abilities = (o.abilities & ~kStateAbilities) | bits;
   }
 
   // Hidden slice parts, appended after the declared objects so their indices stay put.
@@ -364,7 +394,8 @@ TaskPtr compile_task(const Problem& problem, const KnowledgeBase& kb, const Comp
         part.name = t.objects[i].name + "_part_" + std::to_string(k);
         if (t.index_of.count(part.name)) continue;
         part.category = t.objects[i].category;
-        part.abilities = t.objects[i].abilities & ~kSliceable;
+        // eai: the parts are objects of the scene with the whole's states (Sliced included).
+        part.abilities = rules.slice_parts_from_start ? t.objects[i].abilities : t.objects[i].abilities & ~kSliceable;
         part.whole = i;
         part.room = t.objects[i].room;
         t.index_of[part.name] = t.num_objects();
@@ -390,7 +421,7 @@ TaskPtr compile_task(const Problem& problem, const KnowledgeBase& kb, const Comp
   t.layout = WorldLayout::make(t.num_objects(), binary_used);
   t.initial = WorldState::empty(t.layout);
   for (int32_t i = 0; i < t.num_objects(); ++i)
-    if (t.objects[i].whole >= 0) t.initial.set_present(i, false);
+    if (t.objects[i].whole >= 0 && !rules.slice_parts_from_start) t.initial.set_present(i, false);
   for (const auto& l : init) {
     t.initial.set(t.layout, l.pred, l.a, l.b, l.value);
     if (l.pred == Predicate::kNextTo) t.initial.set(t.layout, l.pred, l.b, l.a, l.value);
@@ -401,11 +432,35 @@ TaskPtr compile_task(const Problem& problem, const KnowledgeBase& kb, const Comp
       t.initial.support[l.a] = l.pred == Predicate::kOnTop ? Support::kOnTop : Support::kInside;
     }
   }
+  // eai: what stands in a room on nothing else stands on that room's floor (iGibson's
+  // geometric OnFloor, which EAI's graph starts from).
+  // Wall-mounted objects (";@emx mounted NAME": windows, top cabinets) hang above it.
+  if (rules.room_objects_on_floor && t.layout.stores(Predicate::kOnFloor)) {
+    std::set<std::string> mounted;
+    for (const auto& [key, value] : problem.pragmas)
+      if (key == "mounted") mounted.insert(value);
+    for (int32_t i = 0; i < t.num_objects(); ++i) {
+      const Object& o = t.objects[i];
+      if (o.room < 0 || o.whole >= 0 || (o.abilities & (kFloor | kAgent)) || t.initial.parent[i] >= 0 ||
+          mounted.count(o.name))
+        continue;
+      int32_t floor = -1;
+      bool on_floor = false;
+      for (int32_t f = 0; f < t.num_objects(); ++f) {
+        if (!(t.objects[f].abilities & kFloor)) continue;
+        on_floor |= t.initial.get(t.layout, Predicate::kOnFloor, i, f) || t.initial.get(t.layout, Predicate::kOnTop, i, f);
+        if (floor < 0 && t.objects[f].room == o.room) floor = f;
+      }
+      if (!on_floor && floor >= 0) t.initial.set(t.layout, Predicate::kOnFloor, i, floor, true);
+    }
+  }
   // Parts start where their whole is; a whole already sliced in :init has
   // its parts in the scene from the start.
   for (int32_t i = 0; i < t.num_objects(); ++i) {
     int32_t w = t.objects[i].whole;
     if (w < 0) continue;
+    // eai: until the whole is sliced its parts are nowhere (iGibson keeps them out of the scene).
+    if (rules.slice_parts_from_start && !t.initial.get(t.layout, Predicate::kSliced, w)) continue;
     t.initial.parent[i] = t.initial.parent[w];
     t.initial.support[i] = t.initial.support[w];
     if (t.initial.get(t.layout, Predicate::kSliced, w)) {

@@ -2,8 +2,9 @@
 //
 // The executor's semantics are those of emx::execute (executor.cpp), step for
 // step, the task's semantics profile included; a failing step goes through
-// the executor's own classify_failure (EAI's wrong temporal order), so the
-// rule lives in one place.
+// the executor's own classify_failure (EAI's wrong temporal order), and a
+// plan the profile rejects before running (plan_rejection) is rejected here
+// too, so the rules live in one place.
 #include <chrono>
 #include <thread>
 
@@ -94,6 +95,15 @@ void run_symbolic_group(const Task& task, const RewardConfig& reward, const wire
         ex.final_state = states[len];
         ex.trace.assign(trace.begin(), trace.begin() + len);
       }
+    }
+    // eai: EAI rejects the whole plan before running it (the path above still ran, for the
+    // plans that share its prefix).
+    if (auto rejected = plan_rejection(task, actions.data(), len)) {
+      ex.executed = 0;
+      ex.completed = false;
+      ex.first_error = rejected->second.error;
+      ex.final_state = task.initial;
+      ex.trace.assign(1, TraceStep{actions[0], rejected->second});  // as execute() records it
     }
     if (!keep_trace) ex.trace.clear();
     std::vector<Action> plan(actions.begin(), actions.end());

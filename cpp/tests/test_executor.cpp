@@ -319,6 +319,49 @@ TEST(resolution_errors_are_reported_at_their_step) {
   CHECK(ex.first_error == E::kUnknownAction);
 }
 
+TEST(eai_checks_the_whole_plan_before_running_it) {
+  CompileOptions eai;
+  eai.semantics = Semantics::kEai;
+  TaskPtr tp = fixtures::load("kitchen.bddl", eai);
+  const Task& t = *tp;
+  Action ok = fixtures::act(t, "RIGHT_GRASP", {kApple2});
+  Action arity = fixtures::act(t, "RIGHT_GRASP", {kApple2, kPeach});
+  Action unknown = fixtures::act(t, "RIGHT_GRASP", {"apple_999"});
+  // EAI's evaluate_format: an unknown object anywhere first, then arity; nothing runs
+  Execution ex = execute(t, t.initial, {ok, arity, ok, unknown});
+  CHECK_EQ(ex.executed, 0);
+  CHECK(ex.first_error == E::kUnknownObject);
+  CHECK_EQ(ex.trace.size(), 1u);
+  CHECK(ex.trace[0].result.message.find("step 4") != std::string::npos);
+  CHECK(ex.final_state == t.initial);
+  CHECK(execute(t, t.initial, {ok, arity}).first_error == E::kWrongArity);
+  CHECK(!plan_rejection(t, &ok, 1).has_value());
+  // emx runs up to the bad step
+  CHECK_EQ(execute(*kitchen(), kitchen()->initial, {fixtures::act(*kitchen(), "RIGHT_GRASP", {kApple2}),
+                                                     fixtures::act(*kitchen(), "RIGHT_GRASP", {"apple_999"})}).executed, 1);
+}
+
+TEST(wrong_order_over_given_earlier_states) {
+  const Task& t = *kitchen();
+  WorldState s0 = t.initial, s1 = t.initial;
+  STEP_OK(t, s1, "OPEN", kFridge);
+  WorldState s2 = s1;
+  STEP_OK(t, s2, "CLOSE", kFridge);
+  Action grasp = fixtures::act(t, "RIGHT_GRASP", {kApple1});
+  WorldState now = s2;
+  StepResult r = apply(t, now, grasp);
+  CHECK(r.error == E::kMissingStep);
+  StepResult by_states = r, by_replay = r;
+  classify_failure(t, std::vector<const WorldState*>{&s0, &s1}, grasp, by_states);
+  std::vector<Action> prefix = {fixtures::act(t, "OPEN", {kFridge}), fixtures::act(t, "CLOSE", {kFridge})};
+  classify_failure(t, t.initial, prefix.data(), prefix.size(), grasp, by_replay);
+  CHECK(by_states.error == E::kWrongOrder);
+  CHECK_EQ(by_states.message, by_replay.message);
+  StepResult none = r;
+  classify_failure(t, std::vector<const WorldState*>{&s0}, grasp, none);  // never reachable before
+  CHECK(none.error == E::kMissingStep);
+}
+
 TEST(apply_never_throws_on_bad_actions) {
   const Task& t = *kitchen();
   WorldState s = t.initial;

@@ -168,6 +168,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
                          [(k.replace("_", " "), f"{v:.3f}") for k, v in summary["hierarchy"].items()]))
     if summary["errors"]:
         out.print(_table("errors by type", ("type", "count"), [(k, str(v)) for k, v in summary["errors"].items()]))
+    if "eai" in summary:
+        eai, traj = summary["eai"], summary["eai"]["trajectory_evaluation"]
+        out.print(_table("EAI's metrics (rates over all plans)", ("metric", "value"),
+                         [("task_success_rate", f"{eai['goal_evaluation']['task_success_rate']:.4f}"),
+                          ("execution_success_rate", f"{traj['execution_success_rate']:.4f}")]
+                         + [(f"{group}.{k}", f"{v:.4f}") for group in ("grammar_error", "runtime_error")
+                            for k, v in traj[group].items()]))
     return 0
 
 

@@ -36,9 +36,10 @@ def _check_semantics(semantics: str) -> str:
     return semantics
 
 
-def _object_volumes(text: str, filename: str) -> list[tuple[str, float]]:
-    """Bounding-box volumes (m^3) of a problem's objects, from emx's size priors: the eai
-    profile's grasp and place-inside rules compare volumes as EAI does with iGibson's boxes."""
+def _object_volumes(text: str, filename: str) -> list[tuple[str, float, bool]]:
+    """(name, bounding-box volume in m^3, wall-mounted) of a problem's objects, from emx's size
+    priors: the eai profile's grasp and place-inside rules compare volumes as EAI does with
+    iGibson's boxes, and a wall-mounted object (window, top cabinet) stands on no floor."""
     from .scenes.sizes import size_prior
     from .tasks.knowledge import load_abilities
 
@@ -48,21 +49,35 @@ def _object_volumes(text: str, filename: str) -> list[tuple[str, float]]:
         if category in ("floor.n.01", "agent.n.01"):
             continue
         prior, _ = size_prior(category, name, fixed="fixed" in abilities.get(category, ()))
-        out.append((name, float(prior.volume)))
+        out.append((name, float(prior.volume), prior.mount is not None))
     return out
 
 
 def with_semantics_text(spec: TaskSpec, semantics: str) -> TaskSpec:
-    """The spec with its semantics profile (and, for eai, object volumes) written into the
-    BDDL text as ';@emx' comment lines, so rollout workers compile the same task."""
+    """The spec with its semantics profile (and, for eai, object volumes and, for EAI's own
+    tasks, the unary states each object has in EAI's scenes) written into the BDDL text as
+    ';@emx' comment lines, so rollout workers compile the same task. For EAI's own tasks under
+    eai the goal is the ground one EAI's task success checks (emx.tasks.eai.eai_goal_options)."""
     _check_semantics(semantics)
-    body = "\n".join(line for line in spec.bddl_text.split("\n") if not line.lstrip().startswith(_PRAGMA))
+    text = spec.bddl_text
+    if spec.eai is not None:  # EAI's own task: eai judges EAI's ground goal, the others the quantified one
+        from .tasks.eai import eai_to_bddl
+
+        text = eai_to_bddl(spec.eai, ground_goal=semantics == "eai")
+    body = "\n".join(line for line in text.split("\n") if not line.lstrip().startswith(_PRAGMA))
     if semantics == "emx":  # the core's default: the text stays as written
         return spec if body == spec.bddl_text else dataclasses.replace(spec, bddl_text=body)
     # Appended, so line numbers in error messages stay those of the source.
     tail = [f"{_PRAGMA}semantics {semantics}"]
     if semantics == "eai":
-        tail += [f"{_PRAGMA}volume {name} {v:.6g}" for name, v in _object_volumes(body, spec.filename)]
+        sizes = _object_volumes(body, spec.filename)
+        tail += [f"{_PRAGMA}volume {name} {v:.6g}" for name, v, _ in sizes]
+        tail += [f"{_PRAGMA}mounted {name}" for name, _, mounted in sizes if mounted]
+        if spec.eai is not None:  # EAI's own scene data: the unary states each object has
+            from .tasks.eai import eai_object_states
+
+            tail += [f"{_PRAGMA}states {name} {','.join(ab)}".rstrip()
+                     for name, ab in eai_object_states(spec.eai).items()]
     return dataclasses.replace(spec, bddl_text=body.rstrip("\n") + "\n" + "\n".join(tail) + "\n")
 
 

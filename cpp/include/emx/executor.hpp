@@ -1,7 +1,9 @@
 // Symbolic executor: pure functions over (Task, WorldState, Action).
 #pragma once
 
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "emx/actions.hpp"
@@ -19,8 +21,8 @@ struct StepResult {
 StepResult apply(const Task& task, WorldState& state, const Action& action);
 
 /// The state the goal is judged on: `state` plus the relations the task's
-/// semantics derives rather than stores (eai: objects on/in the same parent
-/// are next to each other). The identity for emx and embomatrix.
+/// semantics derives rather than stores (SemanticsRules::nextto_from_shared_parent;
+/// no profile derives any now: the identity).
 WorldState judged_state(const Task& task, const WorldState& state);
 
 /// EAI's wrong temporal order (EvolvingGraph.check_precondition), the one
@@ -31,6 +33,17 @@ WorldState judged_state(const Task& task, const WorldState& state);
 /// some earlier step. Replays the prefix: O(step), paid only on failure.
 void classify_failure(const Task& task, const WorldState& start, const Action* prefix, size_t step,
                       const Action& action, StepResult& r);
+
+/// The same rule over the states before each earlier step, given directly
+/// (a physics run keeps them: they come from geometry, not from a replay).
+void classify_failure(const Task& task, const std::vector<const WorldState*>& earlier, const Action& action,
+                      StepResult& r);
+
+/// eai (SemanticsRules::plan_checked_before_running): the step that makes
+/// EAI reject the whole plan before any step runs (an unknown action or
+/// object anywhere, else a wrong arity anywhere) and its result; nullopt when
+/// the plan may run, and always under the other profiles.
+std::optional<std::pair<size_t, StepResult>> plan_rejection(const Task& task, const Action* plan, size_t n);
 
 struct TraceStep {
   Action action;

@@ -106,6 +106,7 @@ class ClosedLoopEpisode:
             else:
                 self.world.reset()
         self.state = self.task.core.initial_state.copy() if self.mode == "symbolic" else None
+        self._run: list = []          # symbolic: the actions run so far (the wrong-order rule replays them)
         self.turns = []
         self.done = False
         self.end_reason = ""
@@ -136,7 +137,10 @@ class ClosedLoopEpisode:
         if self.mode == "physics":
             out = self.world.step(action)
             return out.ok, out.error, out.message
-        ok, error, message = self.task.core.apply(self.state, action)
+        # the executor's step with its wrong-order rule, as emx.evaluate runs a plan
+        ok, error, message = self.task.core.step(self.state, self.task.core.initial_state, self._run, action)
+        if ok:
+            self._run.append(action)
         return bool(ok), error, message
 
     # ------------------------------------------------------------------ one turn

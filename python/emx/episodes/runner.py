@@ -37,12 +37,14 @@ def policy_turns(policy: Any, tasks: Sequence[Task], conversations: Sequence[lis
 
 def run_episodes(tasks: Sequence[Task], policy: Any, *, mode: str = "symbolic", unit: str = "action",
                  max_turns: int = 30, prompt_format: str | None = None,
-                 progress: Callable[[int], None] | None = None) -> list[ClosedLoopEpisode]:
-    """Plays one episode per task to its end; returns the finished episodes in task order."""
+                 progress: Callable[[int], None] | None = None,
+                 semantics: str | None = None) -> list[ClosedLoopEpisode]:
+    """Plays one episode per task to its end; returns the finished episodes in task order.
+    semantics: whose rules judge the actions (default: each task's own profile)."""
     fmt = prompt_format or getattr(policy, "prompt_format", None) or "eai"
     kinds = tuple(getattr(policy, "observations", ("text",)))
-    episodes = [ClosedLoopEpisode(t, mode=mode, unit=unit, max_turns=max_turns, prompt_format=fmt,
-                                  observations=kinds) for t in tasks]
+    episodes = [ClosedLoopEpisode(t.with_semantics(semantics), mode=mode, unit=unit, max_turns=max_turns,
+                                  prompt_format=fmt, observations=kinds) for t in tasks]
     active = list(range(len(episodes)))
     while active:
         answers = policy_turns(policy, [episodes[i].task for i in active], [episodes[i].messages for i in active])
@@ -60,13 +62,14 @@ def run_episodes(tasks: Sequence[Task], policy: Any, *, mode: str = "symbolic", 
 
 def run_closed_loop(tasks: Sequence[Task], policy: Any, *, reward: str = "default", mode: str = "symbolic",
                     unit: str = "action", max_turns: int = 30, chunk: int = 32,
-                    progress: Callable[[int], None] | None = None) -> EvalReport:
+                    progress: Callable[[int], None] | None = None, semantics: str | None = None) -> EvalReport:
     """``emx eval --episode closed-loop``: the same report as a plan evaluation, plus turns and
     how episodes ended."""
     report = EvalReport(policy=getattr(policy, "name", "policy"), reward=reward, mode=mode)
     for start in range(0, len(tasks), chunk):
         batch = list(tasks[start:start + chunk])
-        eps = run_episodes(batch, policy, mode=mode, unit=unit, max_turns=max_turns, progress=progress)
+        eps = run_episodes(batch, policy, mode=mode, unit=unit, max_turns=max_turns, progress=progress,
+                           semantics=semantics)
         report.results += [e.result(reward) for e in eps]
         report.episodes += [{"task": e.task.id, "turns": len(e.turns), "end": e.end_reason} for e in eps]
     return report

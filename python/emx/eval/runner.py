@@ -49,6 +49,7 @@ class EvalReport:
             "mean_reward": self._mean("reward"),
             "errors": self.errors(),
             **({"hierarchy": dict(self.levels)} if self.levels else {}),
+            **({"eai": eai_metrics(self.results)} if self.reward == "eai" else {}),
             "per_task": [
                 {
                     "task": r.task_id,
@@ -63,6 +64,51 @@ class EvalReport:
                 for r in self.results
             ],
         }
+
+
+# emx error -> (EAI's summary group, EAI's name) as behavior_eval's evaluate_results.py writes them.
+_EAI_ERRORS = {
+    "format": ("grammar_error", "parsing"),
+    "unknown_action": ("grammar_error", "hallucination"),
+    "unknown_object": ("grammar_error", "hallucination"),
+    "wrong_arity": ("grammar_error", "predicate_argument_number"),
+    "wrong_order": ("runtime_error", "wrong_order"),
+    "missing_step": ("runtime_error", "missing_step"),
+    "affordance": ("runtime_error", "affordance"),
+}
+
+
+def eai_metrics(results: Sequence[Result]) -> dict[str, Any]:
+    """EAI's action-sequencing summary (``behavior_eval/evaluation/action_sequencing/scripts/
+    evaluate_results.py``), same keys and arithmetic: each figure is a count of plans over all
+    plans, rounded to 4 places. task_success_rate counts plans whose goal holds after executing
+    up to the first fatal step (``all_goal_satisfied_graph``; a plan that fails the format check
+    never runs); execution_success_rate counts plans every step of which ran; a plan counts under
+    its fatal error, and under additional_step too if any of its steps was one. EAI's
+    state/relation/total goal rates come from iGibson's geometric check and are not reported."""
+    n = len(results)
+    counts = {"grammar_error": dict.fromkeys(("parsing", "hallucination", "predicate_argument_number"), 0),
+              "runtime_error": dict.fromkeys(("wrong_order", "missing_step", "affordance", "additional_step"), 0)}
+    success = executed = 0
+    for r in results:
+        success += bool(r.success)
+        executed += bool(r.format_ok and r.first_error == "none")
+        if r.error_type in _EAI_ERRORS:
+            group, name = _EAI_ERRORS[r.error_type]
+            counts[group][name] += 1
+        if r.format_ok and any(s.error == "additional_step" for s in r.trace):
+            counts["runtime_error"]["additional_step"] += 1
+
+    def rate(k: int) -> float:
+        return round(k / n, 4) if n else 0
+
+    return {
+        "goal_evaluation": {"task_success_rate": rate(success)},
+        "trajectory_evaluation": {
+            "execution_success_rate": rate(executed),
+            **{group: {k: rate(v) for k, v in c.items()} for group, c in counts.items()},
+        },
+    }
 
 
 SCORINGS = ("auto", "plan", "hierarchical")

@@ -49,7 +49,8 @@ class Episode:
     group: episodes with the same group (any hashable) run on one worker from one snapshot, with
     shared plan prefixes simulated once (GRPO groups). priority: higher first. seed: None derives
     it from the task, so a result never depends on where or when it ran. scene: a physics scene
-    dict (default: ``emx.sim.scene_for(task)``). timeout: seconds (default: the engine's)."""
+    dict (default: ``emx.sim.scene_for(task)``). timeout: seconds (default: the engine's).
+    semantics: "eai", "embomatrix" or "emx" (default: the engine's, else the task's own profile)."""
 
     task: Task
     plan: Any
@@ -61,6 +62,7 @@ class Episode:
     scene: dict | None = None
     timeout: float | None = None
     tag: Any = None
+    semantics: str | None = None
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,8 @@ class RolloutEngine:
 
     workers: a count of ``mode``'s default worker, or a list of kinds ("physics", "symbolic*2",
     "symbolic-python", "noop") and spec dicts ({"command": [...], "count": n, "name": ..., "env": [...]}).
+    semantics: the semantics profile episodes are judged by unless an Episode says (default: each
+    task's own); the profile travels to the workers inside the task's compiled text.
     """
 
     def __init__(self, workers: int | Sequence[Any] | None = None, mode: str = "symbolic", *,
@@ -201,9 +205,12 @@ class RolloutEngine:
                  heartbeat_timeout: float = 15.0, max_attempts: int = 3, prefix_sharing: bool = True,
                  snapshot_reuse: bool = True, scene_cache: int = 32, heartbeat: float = 0.25,
                  keep_trace: bool = True, startup_timeout: float = 60.0, wait: bool = True,
-                 transport: str = "process", address: str | None = None) -> None:
+                 transport: str = "process", address: str | None = None, semantics: str | None = None) -> None:
         if mode not in ("symbolic", "physics"):
             raise ValueError(f"mode must be 'symbolic' or 'physics', not {mode!r}")
+        if semantics not in (None, "eai", "embomatrix", "emx"):
+            raise ValueError(f"semantics must be 'eai', 'embomatrix' or 'emx', not {semantics!r}")
+        self.semantics = semantics
         self.mode = mode
         self.keep_trace = keep_trace
         self.default_reward = reward
@@ -226,6 +233,7 @@ class RolloutEngine:
         self._pending: dict[int, tuple[cf.Future, Task, Plan, list, Any, Any]] = {}
         self._tags = itertools.count(1)
         self._task_keys: dict[tuple[int, str], tuple[int, Task]] = {}
+        self._reprofiled: dict[tuple[int, str], tuple[Task, Task]] = {}   # (id(task), semantics) -> (task, as judged)
         self._reward_ids: dict[Any, int] = {}
         self._group_ids: dict[Any, int] = {}
         self._atom_texts: dict[int, list[str]] = {}
@@ -302,6 +310,14 @@ class RolloutEngine:
         self._task_keys[ck] = (tid, task)
         return tid
 
+    def _with_semantics(self, task: Task, semantics: str) -> Task:
+        # compiled once per task and profile (the cache holds the task, so its id stays its own)
+        key = (id(task), semantics)
+        hit = self._reprofiled.get(key)
+        if hit is None or hit[0] is not task:
+            hit = self._reprofiled[key] = (task, task.with_semantics(semantics))
+        return hit[1]
+
     def _reward_id(self, reward: Any) -> int:
         key = reward if isinstance(reward, str) else id(reward)
         rid = self._reward_ids.get(key)
@@ -321,6 +337,9 @@ class RolloutEngine:
         out = []
         for item in batch:
             ep = _episode(item, group)
+            semantics = ep.semantics or self.semantics
+            if semantics is not None and semantics != ep.task.semantics:
+                ep = Episode(**{**ep.__dict__, "task": self._with_semantics(ep.task, semantics)})
             mode = ep.mode or self.mode
             parsed = _parse(ep.plan, "auto")
             actions = to_actions(ep.task, parsed) if parsed.ok else []

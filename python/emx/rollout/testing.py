@@ -12,9 +12,11 @@ from ..policy import OraclePolicy
 from .engine import Episode
 
 
-def sampled_groups(tasks, group_size: int, seed: int = 0, garbage: float = 0.1) -> list[Episode]:
+def sampled_groups(tasks, group_size: int, seed: int = 0, garbage: float = 0.1,
+                   hallucinate: float = 0.0) -> list[Episode]:
     """Groups as a sampling policy writes them: the oracle's plan cut short, with a repeated or
-    misplaced step here and there, sometimes text that does not parse."""
+    misplaced step here and there, sometimes text that does not parse, and (with probability
+    ``hallucinate``) a step naming an object the task does not have."""
     rng = random.Random(seed)
     plans = OraclePolicy().plan(tasks)
     out = []
@@ -27,6 +29,9 @@ def sampled_groups(tasks, group_size: int, seed: int = 0, garbage: float = 0.1) 
             if q and rng.random() < 0.3:
                 i, j = rng.randrange(len(q)), rng.randrange(len(q))
                 q[i], q[j] = q[j], q[i]
+            if q and hallucinate and rng.random() < hallucinate:
+                q = list(q)
+                q.insert(rng.randrange(len(q) + 1), {"action": "RIGHT_GRASP", "object": "unicorn_0"})
             plan = "I cannot help with that" if rng.random() < garbage else q
             out.append(Episode(t, plan, group=t.id))
     return out

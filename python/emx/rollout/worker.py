@@ -30,8 +30,6 @@ from typing import Any, Callable
 
 from . import protocol as P
 
-_PLACE_MARKERS = ("_PLACE_", "_TRANSFER_CONTENTS_")
-
 
 # --------------------------------------------------------------------------- worlds
 
@@ -54,16 +52,8 @@ class SymbolicWorld:
     def step(self, action: Any) -> tuple[bool, str, str]:
         before = self.state.copy()
         ok, error, message = self.core.apply(self.state, action)
-        if (not ok and error in ("missing_step", "affordance") and self.history
-                and not any(m in action.name for m in _PLACE_MARKERS)):
-            # EAI's wrong temporal order: would it have worked before an earlier step?
-            for k, prev in enumerate(self.history):
-                probe = prev.copy()
-                pok, perr, _ = self.core.apply(probe, action)
-                if pok and perr == "none":
-                    error = "wrong_order"
-                    message += f" (it could have been done before step {k + 1})"
-                    break
+        if not ok:  # EAI's wrong temporal order, by the executor's own rule
+            error, message = self.core.classify_failure(self.history, action, error, message)
         if ok:
             self.history.append(before)
         return ok, error, message
@@ -169,6 +159,9 @@ def run_group(world: Any, reward: Any, g: P.GroupMsg, emit: Callable[[int, bytes
                         saved[len(actions)] = world.snapshot()
                 state = world.final_state() if fail_depth < 0 else fail_state
                 steps = trace[:executed + (1 if fail_depth >= 0 else 0)]
+            rejected = world.core.plan_rejection(actions)
+            if rejected is not None:  # eai: EAI rejects the whole plan before running it
+                executed, state, steps = 0, world.core.initial_state, [rejected[1:]]
             d = _core.score_execution(world.core, list(actions), True, reward, state, executed, steps)
         emit(p.index, P.encode_result(g.job, p.index, d, run_seconds=time.perf_counter() - t0,
                              load_seconds=load_seconds if first else 0.0, simulated=simulated,

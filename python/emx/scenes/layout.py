@@ -374,7 +374,7 @@ class _Layout:
     # ----------------------------------------------------------------- analysis
     def analyse(self) -> None:
         task = self.task
-        atoms = task.core.true_atoms(task.core.initial_state)
+        atoms = stated_init_atoms(task)
         unary: dict[str, set[str]] = {}
         binary: list[tuple[str, str, str]] = []
         for pred, a, b in atoms:
@@ -1249,12 +1249,20 @@ def scene_boxes(scene: dict) -> dict[str, np.ndarray]:
     return {o["name"]: object_box(o) for o in scene["objects"]}
 
 
+def stated_init_atoms(task) -> list[tuple[str, str, str]]:
+    """The initial facts a scene realises: what the task states. The eai semantics profile adds
+    facts EAI's graph takes from iGibson's geometry (furniture on its room's floor): a layout
+    makes them hold anyway, and they are no constraints on it."""
+    core = task.with_semantics("emx").core if getattr(task, "semantics", "emx") == "eai" else task.core
+    return core.true_atoms(core.initial_state)
+
+
 def check_relations(task, scene: dict) -> list[tuple[str, bool]]:
     """(literal, holds) for every geometric init literal whose objects are in the scene,
     evaluated on the scene's boxes with the geometry predicates."""
     objs = {o["name"]: o for o in scene["objects"]}
     out = []
-    for pred, a, b in task.core.true_atoms(task.core.initial_state):
+    for pred, a, b in stated_init_atoms(task):
         if not b or pred not in GEOMETRIC_PREDICATES or a not in objs or b not in objs:
             continue
         if objs[a]["kind"] == "floor":

@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
 from fastapi import FastAPI, Request, Security
 from fastapi.security import HTTPBearer
@@ -100,6 +100,7 @@ class EvaluateResponse(BaseModel):
     n: int
     reward_preset: str
     mode: str
+    semantics: list[str] = Field(description="the semantics profiles that judged the plans")
     seconds: float
     results: list[ItemResult]
 
@@ -140,6 +141,7 @@ class Health(BaseModel):
     tasks: int
     backend: str
     workers: int
+    semantics: list[str] = Field(description="the semantics profiles the served tasks are judged by by default")
 
 
 def _request_models(limits: ServerLimits, task_ids: Sequence[str]):
@@ -166,6 +168,8 @@ def _request_models(limits: ServerLimits, task_ids: Sequence[str]):
         mode: Literal["symbolic"] = "symbolic"
         format: Literal["auto", "eai", "native"] = Field("auto", description="plan format; auto detects")
         trace: StrictBool = Field(True, description="include every step's action, error and message")
+        semantics: Optional[Literal["eai", "embomatrix", "emx"]] = Field(
+            None, description="whose action rules judge the plans (default: the server's, see GET /healthz)")
 
     return EvaluateItem, EvaluateRequest
 
@@ -218,6 +222,17 @@ class ServerState:
     sem: asyncio.Semaphore | None = None
     episodes: Any = None          # the /v1/episodes session store
     openenv: Any = None           # the OpenEnv mount (emx.envs.openenv.OpenEnvMount) or None
+    # Tasks under another semantics profile than they were served with, compiled on first use.
+    reprofiled: dict[tuple[str, str], Task] = field(default_factory=dict)
+
+    def task(self, task_id: str, semantics: str | None) -> Task:
+        t = self.tasks[task_id]
+        if semantics is None or semantics == t.semantics:
+            return t
+        key = (task_id, semantics)
+        if key not in self.reprofiled:  # bounded: served tasks x 3 profiles
+            self.reprofiled[key] = t.with_semantics(semantics)
+        return self.reprofiled[key]
 
 
 _ERROR_RESPONSES = {
@@ -363,7 +378,7 @@ def create_app(tasks: Sequence[Task], *, sources: Sequence[str] = (), limits: Se
     @app.get("/healthz", response_model=Health, responses={500: _ERROR_RESPONSES[500]})
     async def healthz() -> dict[str, Any]:
         return {"status": "ok", "version": __version__, "tasks": len(by_id), "backend": backend.name,
-                "workers": backend.slots}
+                "workers": backend.slots, "semantics": sorted({t.semantics for t in by_id.values()})}
 
     @app.get("/metrics", dependencies=secured, response_class=Response, responses={
         200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Prometheus text format"},
@@ -415,13 +430,14 @@ def create_app(tasks: Sequence[Task], *, sources: Sequence[str] = (), limits: Se
                                        error=f"too many actions: {n_actions} (limit {limits.max_plan_actions})"))
             else:
                 plans.append(it.plan)
-        tasks = [by_id[it.task] for it in body.items]
+        tasks = [state.task(it.task, body.semantics) for it in body.items]
         results = await _run(state, lambda: backend.submit(tasks, plans, body.reward, body.format, body.trace),
                              deadline) if tasks else []
         items_total.inc(len(results))
         took = time.monotonic() - start
         eval_seconds.observe(took)
-        payload = {"n": len(results), "reward_preset": body.reward, "mode": body.mode, "seconds": took,
+        payload = {"n": len(results), "reward_preset": body.reward, "mode": body.mode,
+                   "semantics": sorted({t.semantics for t in tasks}), "seconds": took,
                    "results": [_result_json(r, body.trace) for r in results]}
         return JSONResponse(payload)
 

@@ -45,15 +45,16 @@ def _require_server_packages() -> None:
 
 def build_app(sources: Sequence[str], *, token: str | None = None, limits: ServerLimits | None = None,
               workers: int = 0, transport: str = "process", address: str | None = None,
-              strict: bool = False, openenv_only: bool = False) -> Any:
-    """The ASGI app with every task of `sources` compiled once. Bad files of a corpus source are
-    left out and shown as a table on stderr (``strict``: the first one is an error)."""
+              strict: bool = False, openenv_only: bool = False, semantics: str | None = None) -> Any:
+    """The ASGI app with every task of `sources` compiled once, under `semantics` (default: each
+    source's own; a request may ask for another profile). Bad files of a corpus source are left
+    out and shown as a table on stderr (``strict``: the first one is an error)."""
     _require_server_packages()
     from ..tasks.corpus import load_reporting
     from .app import create_app, create_openenv_app
 
     limits = limits or ServerLimits()
-    tasks = load_reporting(list(sources), strict=strict)
+    tasks = load_reporting(list(sources), strict=strict, semantics=semantics)
     if not tasks:
         raise ValueError(f"no tasks in {', '.join(sources)}")
     if openenv_only:
@@ -70,7 +71,8 @@ def build_app(sources: Sequence[str], *, token: str | None = None, limits: Serve
 def serve(sources: Sequence[str] = ("eai-behavior",), host: str = "127.0.0.1", port: int = 8000,
           token: str | None = None, limits: ServerLimits | None = None, workers: int = 0,
           transport: str = "process", address: str | None = None, log_level: str = "info",
-          access_log: bool = False, strict: bool = False, openenv_only: bool = False) -> int:
+          access_log: bool = False, strict: bool = False, openenv_only: bool = False,
+          semantics: str | None = None) -> int:
     """Runs the server until interrupted. The token falls back to $EMX_SERVER_TOKEN."""
     _require_server_packages()
     import uvicorn
@@ -79,7 +81,7 @@ def serve(sources: Sequence[str] = ("eai-behavior",), host: str = "127.0.0.1", p
     check_bind(host, token)  # before compiling anything: a refused bind should fail fast
     limits = limits or ServerLimits()
     app = build_app(sources, token=token, limits=limits, workers=workers, transport=transport, address=address,
-                    strict=strict, openenv_only=openenv_only)
+                    strict=strict, openenv_only=openenv_only, semantics=semantics)
     url = f"http://{host if ':' not in host else '[' + host + ']'}:{port}"
     if openenv_only:
         print(f"emx OpenEnv environment: {len(app.openenv.tasks)} tasks from {', '.join(sources)}; "
@@ -118,6 +120,8 @@ def add_serve_arguments(p: Any) -> None:
                    help="task source to serve (repeatable; default: eai-behavior); compiled once at start")
     p.add_argument("--strict", action="store_true",
                    help="a bad task file in a --tasks source is an error (default: skipped and listed on stderr)")
+    p.add_argument("--semantics", choices=["eai", "embomatrix", "emx"], default=None,
+                   help="whose action rules judge plans unless a request says (default: each task source's own)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1; any other address requires a token)")
     p.add_argument("--port", type=int, default=8000)
@@ -172,7 +176,7 @@ def cmd_serve(args: Any) -> int:
     return serve(args.tasks or ["eai-behavior"], host=args.host, port=args.port, token=args.token, limits=limits,
                  workers=args.workers, transport=transport, address=args.ray, log_level=args.log_level,
                  access_log=args.access_log, strict=getattr(args, "strict", False),
-                 openenv_only=args.openenv_only)
+                 openenv_only=args.openenv_only, semantics=args.semantics)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

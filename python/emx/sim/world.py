@@ -453,22 +453,19 @@ class PhysicsWorld:
         return StepOutcome(True, error, message)
 
     def _wrong_order(self, action, error: str, message: str) -> tuple[str, str]:
-        """EAI's wrong temporal order, as the symbolic executor decides it: a failing non-place
-        action that would have worked before an earlier step of this run."""
-        if error not in ("missing_step", "affordance") or not self.history or _is_place(action.name):
-            return error, message
-        for k, prev in enumerate(self.history):
-            probe = prev.copy()
-            ok, err, _ = self.core.apply(probe, action)
-            if ok and err == "none":
-                return "wrong_order", f"{message} (it could have been done before step {k + 1})"
-        return error, message
+        """EAI's wrong temporal order by the executor's own rule (``classify_failure`` in the C++
+        core), judged on this run's earlier states: they come from geometry, not from a replay."""
+        return self.core.classify_failure(self.history, action, error, message)
 
     def run(self, actions) -> tuple[int, list[tuple[str, str]]]:
         """Executes a plan from the current state until the first failing step.
         Returns (executed, [(error, message) per step run, the failing one last])."""
         executed = 0
         trace: list[tuple[str, str]] = []
+        actions = list(actions)
+        rejected = self.core.plan_rejection(actions)   # eai: EAI checks the plan before running it
+        if rejected is not None:
+            return 0, [rejected[1:]]
         for a in actions:
             out = self.step(a)
             trace.append((out.error, out.message))
@@ -541,7 +538,9 @@ class PhysicsWorld:
         geo = self.relations(self.shadow)
         self.shadow = geo
         self.initial = self.snapshot()
-        want = set(self.core.true_atoms(self.core.initial_state))
+        from ..scenes.layout import stated_init_atoms
+
+        want = set(stated_init_atoms(self.task))
         have = set(self.core.true_atoms(geo))
         violations = []
         for pred, a, b in sorted(want - have):
@@ -579,10 +578,6 @@ class PhysicsWorld:
             hp = self.hand_pose(h)
             for m, p, q in zip(held.members, held.rel_p, held.rel_q):
                 self.bodies[m].entity.pose = hp * sapien.Pose(np.array(p, np.float32), np.array(q, np.float32))
-
-
-def _is_place(name: str) -> bool:
-    return "_PLACE_" in name or "_TRANSFER_CONTENTS_" in name
 
 
 def _yaw_of(q) -> float:

@@ -39,6 +39,11 @@ __all__ = [
     "eai_to_bddl",
     "parse_flat_goal",
     "eai_data_dir",
+    "eai_scene_names",
+    "eai_rooms",
+    "eai_object_states",
+    "eai_goal_options",
+    "EAI_STATE_ABILITIES",
     "UNARY_PREDICATES",
     "BINARY_PREDICATES",
 ]
@@ -261,9 +266,140 @@ def _category_for_undeclared(name: str) -> str:
     return _INSTANCE_SUFFIX_RE.sub("", name)
 
 
-def eai_to_bddl(task: EaiTask) -> str:
-    """A BDDL problem (omnigibson domain) equivalent to the task's prompt block."""
+# --------------------------------------------------------------------------- EAI's scene data
+
+# iGibson unary object states (what EAI's evolving graph copies into its nodes) -> emx abilities.
+EAI_STATE_ABILITIES = {
+    "Open": "openable", "ToggledOn": "toggleable", "Frozen": "freezable", "Cooked": "cookable",
+    "Sliced": "sliceable", "Soaked": "soakable", "Dusty": "dustyable", "Stained": "stainable",
+}
+
+
+def _resource(*parts: str) -> str:
+    return os.path.join(eai_data_dir(), "evaluation", *parts)
+
+
+def eai_scene_names(task: EaiTask) -> dict[str, str]:
+    """BEHAVIOR-100 instance name ("sink.n.01_1") -> the scene object name the prompt and plans
+    use ("sink_37"). The prompt's object list is EAI's ``name_mapping.values()`` in
+    ``task.object_scope`` order, which is the order of ``behavior_bddl_info``'s
+    ``name_category`` without the agent (same categories, checked). Empty if eai-eval lacks
+    the file."""
+    names = _bddl_names(task.identifier)
+    if names is None:
+        return {}
+    if [c for _, c in names] != [c for _, c in task.objects]:
+        raise ValueError(f"EAI task {task.identifier}: behavior_bddl_info objects differ from the prompt's")
+    return {b: name for (b, _), (name, _) in zip(names, task.objects)}
+
+
+@functools.lru_cache(maxsize=None)
+def _bddl_names(identifier: str) -> tuple[tuple[str, str], ...] | None:
+    path = _resource("transition_modeling", "resources", "behavior_bddl_info", identifier + ".json")
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:  # some hold megabytes of goal options: read once
+        return tuple((n, c) for n, c in json.load(f)["name_category"].items() if c != "agent.n.01")
+
+
+_INROOM_RE = re.compile(r"\(\s*inroom\s+(\S+)\s+(\S+?)\s*\)")
+
+
+def eai_rooms(task: EaiTask) -> dict[str, str]:
+    """Scene object name -> room, from the ``(inroom X ROOM)`` facts of the BEHAVIOR-100
+    problem eai-eval ships (``transition_modeling/resources/pddl_behavior``); the prompt's
+    initial state leaves them out. Empty if eai-eval lacks the file."""
+    path = _resource("transition_modeling", "resources", "pddl_behavior", task.identifier + ".pddl")
+    if not os.path.isfile(path):
+        return {}
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    to_scene = eai_scene_names(task)
+    return {to_scene[b]: room for b, room in _INROOM_RE.findall(text) if b in to_scene}
+
+
+@functools.lru_cache(maxsize=1)
+def _all_objects() -> dict:
+    path = _resource("goal_interpretation", "resources", "data", "all_objects.json")
+    if not os.path.isfile(path):
+        return {}
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def eai_object_states(task: EaiTask) -> dict[str, tuple[str, ...]]:
+    """Scene object name -> the emx abilities of the unary states the object has in EAI's
+    scenes (``goal_interpretation/resources/data/all_objects.json``: "the object's all possible
+    unary states", which are the iGibson states EAI's evolving graph reads). Objects the file
+    does not list are left out; an empty dict if eai-eval lacks the file."""
+    states = _all_objects().get(task.identifier)
+    if not states:
+        return {}
+    to_scene = eai_scene_names(task)
+    return {to_scene[b]: tuple(EAI_STATE_ABILITIES[s] for s in names if s in EAI_STATE_ABILITIES)
+            for b, names in states.items() if b in to_scene}
+
+
+def eai_goal_options(task: EaiTask) -> list[list[list[tuple]]] | None:
+    """The goal as EAI's task success checks it: per top-level condition, the list of ground
+    options (each a list of atoms, ``(pred, a[, b])`` or ``("not", (pred, a[, b]))``, in scene
+    names), any one of which satisfies the condition. They are the
+    ``cond.flattened_condition_options`` that iGibson's ``BehaviorTask`` gets from the bddl
+    package for the BEHAVIOR-100 problem, and ``GraphState.check_success`` reads nothing else.
+    bddl truncates them (at most 20 options per product, 10 permutations for ``forpairs``), so
+    a final state the quantified goal accepts can still fail EAI's check: that is EAI's rule.
+    None if eai-eval lacks the problem file."""
+    path = _resource("transition_modeling", "resources", "pddl_behavior", task.identifier + ".pddl")
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    return _ground_options(task.identifier, text, eai_scene_names(task))
+
+
+@functools.lru_cache(maxsize=128)
+def _ground_options_cached(identifier: str, text: str) -> tuple:
+    from bddl.backend_abc import BDDLBackend
+    from bddl.condition_evaluation import compile_state
+    from bddl.logic_base import BinaryAtomicFormula, UnaryAtomicFormula
+    from bddl.parsing import parse_problem
+
+    classes: dict = {}
+
+    class _GroundOnly(BDDLBackend):  # options only: nothing is evaluated
+        def get_predicate_class(self, name):
+            if name not in classes:
+                base = UnaryAtomicFormula if name in UNARY_PREDICATES else BinaryAtomicFormula
+                classes[name] = type(name, (base,), {"STATE_NAME": name, "_evaluate": lambda *a, **k: False,
+                                                     "_sample": lambda *a, **k: None})
+            return classes[name]
+
+    _, objects, _, goal = parse_problem(identifier, 0, "igibson", predefined_problem=text)
+    scope = {inst: None for insts in objects.values() for inst in insts}
+    heads = compile_state(goal, _GroundOnly(), scope=scope, object_map=objects)
+    return tuple(json.dumps(h.flattened_condition_options) for h in heads)
+
+
+def _ground_options(identifier: str, text: str, to_scene: dict[str, str]) -> list:
+    def atom(a: list) -> tuple:
+        if a[0] == "not":
+            return ("not", atom(a[1]))
+        return (a[0], *(to_scene.get(t, t) for t in a[1:]))
+
+    return [[[atom(a) for a in option] for option in json.loads(c)]
+            for c in _ground_options_cached(identifier, text)]
+
+
+def eai_to_bddl(task: EaiTask, ground_goal: bool = False) -> str:
+    """A BDDL problem (omnigibson domain) equivalent to the task's prompt block. With
+    ground_goal, the goal is the one EAI's task success checks (``eai_goal_options``): each
+    condition an ``or`` of its ground options (the eai semantics profile compiles this)."""
     goals = [parse_flat_goal(line) for line in task.goal]
+    if ground_goal and (options := eai_goal_options(task)) is not None:
+        def conj(option: list) -> tuple:
+            return option[0] if len(option) == 1 else ("and", *option)
+
+        goals = [conj(opts[0]) if len(opts) == 1 else ("or", *(conj(o) for o in opts)) for opts in options]
     inits = [_init_literal(lit) for lit in task.init]
 
     categories: dict[str, str] = {}
@@ -288,6 +424,9 @@ def eai_to_bddl(task: EaiTask) -> str:
         m = _ROOM_FLOOR_RE.match(name)
         if m:
             rooms.append((name, m.group("room")))
+    # Furniture rooms: the prompt leaves them out, the BEHAVIOR-100 problem has them.
+    floors = {name for name, _ in rooms}
+    rooms += [(name, room) for name, room in eai_rooms(task).items() if name in categories and name not in floors]
 
     ind = "    "
     lines = [f"(define (problem {task.identifier})", f"{ind}(:domain omnigibson)", "",
@@ -296,7 +435,7 @@ def eai_to_bddl(task: EaiTask) -> str:
         lines.append(f"{ind * 2}{' '.join(names)} - {category}")
     lines += [f"{ind})", "", f"{ind}(:init"]
     lines += [f"{ind * 2}{_sexp(lit)}" for lit in inits]
-    lines += [f"{ind * 2}(inroom {floor} {room})" for floor, room in rooms]
+    lines += [f"{ind * 2}(inroom {name} {room})" for name, room in rooms]
     lines += [f"{ind})", "", f"{ind}(:goal", f"{ind * 2}(and"]
     lines += [f"{ind * 3}{_sexp(g)}" for g in goals]
     lines += [f"{ind * 2})", f"{ind})", ")", ""]

@@ -26,6 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--reward", choices=["default", "embomatrix", "eai"], default=None)
+    p.add_argument("--semantics", choices=["eai", "embomatrix", "emx"], default=None,
+                   help="whose action rules judge the plans (default: each task source's own)")
     p.add_argument("--mode", choices=["symbolic", "physics"], default=None)
     p.add_argument("--prompt-format", choices=["compact", "eai", "native"], default=None)
     p.add_argument("--sft-steps", type=int, default=None, help="SFT warm-start steps on oracle plans (0: none)")
@@ -59,7 +61,8 @@ def config_from_args(args: argparse.Namespace):
         lr=args.lr, prompts_per_step=args.prompts_per_step, group_size=args.group_size,
         max_new_tokens=args.max_new_tokens, kl_beta=args.kl_beta,
         gpu_memory_utilization=args.gpu_memory_utilization, episode=getattr(args, "episode", None),
-        credit=getattr(args, "credit", None), max_turns=getattr(args, "max_turns", None))
+        credit=getattr(args, "credit", None), max_turns=getattr(args, "max_turns", None),
+        semantics=getattr(args, "semantics", None))
     if args.lora:
         overrides["lora"] = True
     if args.no_overlap:

@@ -30,6 +30,7 @@ class TrainConfig:
     n_train_tasks: int = 1024
     n_eval_tasks: int = 128              # held-out in distribution: split between compositional and novel categories
     ood_limit: int = 16                  # EAI BEHAVIOR tasks in the out-of-distribution held-out set (0: none)
+    semantics: str | None = None         # "eai" | "embomatrix" | "emx"; None: each task source's own
     prompt_format: str = "compact"       # "compact" | "eai" | "native"
     # --- episodes: "plan" (the whole plan in one completion) or "closed-loop" (one action a turn,
     # emx's feedback between turns, loss on the policy's tokens only)
@@ -133,4 +134,6 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
         raise ValueError(f"unknown credit {config.credit!r} (expected 'episode' or 'turn')")
     if config.max_turns < 1:
         raise ValueError(f"max_turns must be at least 1, got {config.max_turns}")
+    if config.semantics not in (None, "eai", "embomatrix", "emx"):
+        raise ValueError(f"unknown semantics {config.semantics!r} (expected eai, embomatrix or emx)")
     return config

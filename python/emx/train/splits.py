@@ -294,5 +294,9 @@ def make_split(config: Any, load: Callable[[str], list[Task]] | None = None) -> 
     else:
         split = source_split(load(config.tasks), config.n_train_tasks, config.n_eval_tasks, config.seed)
         split.origin = f"task source {config.tasks}"
+    semantics = getattr(config, "semantics", None)
+    if semantics:   # the profile judges plans; it changes no task's command, goal or signature
+        split.train = [t.with_semantics(semantics) for t in split.train]
+        split.held_out = {k: [t.with_semantics(semantics) for t in ts] for k, ts in split.held_out.items()}
     check_disjoint(split)
     return split
