@@ -268,7 +268,10 @@ class Worker:
                 self.write(P.encode_heartbeat(self.beats))
                 self.flush()
                 continue
-            data = os.read(self.in_fd, 1 << 16)
+            try:
+                data = os.read(self.in_fd, 1 << 16)
+            except ConnectionResetError:
+                data = b""      # the scheduler closed its end (shutdown, Ctrl-C): as at EOF
             if not data:
                 return 0
             self.reader.feed(data)
