@@ -138,6 +138,91 @@ def test_vec_env_steps_a_batch_with_oracle_rewards(eai_tasks):
     venv.close()
 
 
+def _mixed_answers(task, k):
+    """A turn of a scripted policy: oracle actions with failing, unparseable and DONE turns mixed in."""
+    answers = oracle_answers(task)
+    if k % 5 == 3:
+        return "no json here"
+    if k % 7 == 4:
+        return '[{"action": "RIGHT_PLACE_INSIDE", "object": "nothing_0"}]'
+    return answers[k] if k < len(answers) else '[{"action": "DONE"}]'
+
+
+def _same(a, b):
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray):
+        return np.array_equal(a, b)
+    return a == b
+
+
+@pytest.mark.parametrize("workers,steps,kwargs", [
+    (2, 30, {}), (0, 30, {}),
+    (2, 5, {"shaping": "progress", "observation": "text+image", "max_turns": 3}),   # images: ~0.2 s each
+])
+def test_vec_env_equals_n_single_envs(eai_tasks, workers, steps, kwargs):
+    _vec_equals_singles(eai_tasks[:N_TASKS], workers, steps, kwargs)
+
+
+def test_physics_vec_env_equals_single_envs():
+    """Physics slots in worker processes: each holds its SAPIEN world, reset from its snapshot."""
+    pytest.importorskip("sapien")
+    _vec_equals_singles(emx.load_tasks(BOTTLING), 2, 12, {"mode": "physics", "max_turns": 8})
+
+
+def _vec_equals_singles(tasks, workers, steps, kwargs):
+    """Slot i of a vector env (its slots in worker processes, or in process) gives exactly what a
+    single env with seed+i gives: observations, rewards, ends, infos; seeded task order and
+    autoreset included."""
+    n = 4 if len(tasks) > 1 else 2
+    kwargs = {"max_turns": 12, **kwargs}
+    venv = emx.make_vec_env(n, tasks, workers=workers, **kwargs)
+    singles = [emx.make_env(tasks, **kwargs) for _ in range(n)]
+    by_id = {t.id: t for t in tasks}
+    try:
+        obs, infos = venv.reset(seed=7)
+        want = [env.reset(seed=7 + i) for i, env in enumerate(singles)]
+        assert _same(venv._batch([o for o, _ in want]), obs)
+        assert [i["task"] for _, i in want] == list(infos["task"])
+        turn = [0] * n
+        current = [i["task"] for _, i in want]
+        ended = [False] * n
+        for _ in range(steps):
+            acts = [_mixed_answers(by_id[current[i]], turn[i]) for i in range(n)]
+            obs, r, term, trunc, infos = venv.step(acts)
+            want_infos = {}
+            for i, env in enumerate(singles):
+                if ended[i]:                              # NEXT_STEP autoreset: the slot starts again
+                    o, info = env.reset()
+                    want_r, want_end = 0.0, (False, False)
+                    current[i], turn[i] = info["task"], 0
+                else:
+                    o, want_r, *want_end, info = env.step(acts[i])
+                    turn[i] += 1
+                assert _same(o, {"text": obs["text"][i], "image": obs["image"][i]} if isinstance(obs, dict) else obs[i])
+                assert r[i] == want_r and (term[i], trunc[i]) == tuple(want_end)
+                want_infos = venv._add_info(want_infos, info, i)   # Gymnasium's own batching of infos
+                ended[i] = bool(term[i] or trunc[i])
+            assert _same(infos, want_infos)
+        assert sum(turn) > 0
+    finally:
+        venv.close()
+
+
+def test_vec_env_worker_death_is_an_error_not_a_hang(eai_tasks):
+    venv = emx.make_vec_env(2, eai_tasks[:2], workers=2)
+    try:
+        venv.reset(seed=0)
+        venv._slots.procs[1].kill()
+        venv._slots.procs[1].wait()
+        with pytest.raises(RuntimeError, match="worker 1 died"):
+            venv.step(["x", "x"])
+    finally:
+        venv.close()
+
+
 def test_physics_oracle_episode_matches_eval():
     pytest.importorskip("sapien")
     task = emx.load_task(BOTTLING)

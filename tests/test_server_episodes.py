@@ -110,6 +110,18 @@ def test_episode_requests_are_checked(client, tasks):
     assert client.delete(f"/v1/episodes/{eid}", headers=AUTH).status_code == 204
 
 
+def test_action_limit_fits_the_body_limit(tasks):
+    # An answer the schema allows must fit a body the guard allows: one character over the
+    # declared maxLength is the schema's 422, not the guard's 413 (what schemathesis checks).
+    with make_client(tasks, max_body_bytes=4096, max_action_chars=65_536) as c:
+        limit = c.get("/openapi.json").json()["components"]["schemas"]["StepEpisode"]["properties"]["action"]["maxLength"]
+        assert limit == 2048
+        eid = c.post("/v1/episodes", headers=AUTH, json={"task": tasks[0].id, "max_turns": 8}).json()["episode_id"]
+        assert c.post(f"/v1/episodes/{eid}/step", headers=AUTH, json={"action": "a" * (limit + 1)}).status_code == 422
+        assert c.post(f"/v1/episodes/{eid}/step", headers=AUTH, json={"action": "a" * limit}).status_code == 200
+        assert c.post(f"/v1/episodes/{eid}/step", headers=AUTH, json={"action": "a" * 5000}).status_code == 413
+
+
 def test_session_caps_overall_and_per_client(tasks):
     with make_client(tasks, max_sessions=5, max_sessions_per_client=3) as c:
         made = [c.post("/v1/episodes", headers=AUTH, json={"task": tasks[0].id}) for _ in range(4)]

@@ -9,6 +9,8 @@ model's raw answer for one turn.
 
 from __future__ import annotations
 
+import copy
+import re
 from typing import Any
 
 import gymnasium as gym
@@ -22,15 +24,14 @@ from .session import IMAGE_SHAPE, EpisodeSession, check_settings
 # Basic Multilingual Plane (no controls, no surrogates). Anything outside is written as "?".
 _CHARS = "\t\n" + "".join(chr(c) for c in range(32, 127)) + "".join(
     chr(c) for c in range(160, 0x10000) if not 0xD800 <= c <= 0xDFFF)
-_CHARSET = frozenset(_CHARS)
+# what is not in _CHARS (one regex pass: far cheaper than a set lookup per character)
+_OUTSIDE = re.compile("[^\t\n\x20-\x7e\xa0-\ud7ff\ue000-\uffff]")
 MAX_OBSERVATION_CHARS = 1 << 18      # the longest EAI prompt is ~16k characters
 MAX_ACTION_CHARS = 1 << 16
 
 
 def clean_text(text: str, limit: int = MAX_OBSERVATION_CHARS) -> str:
-    if all(c in _CHARSET for c in text):
-        return text[:limit]
-    return "".join(c if c in _CHARSET else "?" for c in text)[:limit]
+    return _OUTSIDE.sub("?", text[:limit])
 
 
 def resolve_tasks(tasks: Any) -> list[Task]:
@@ -70,8 +71,28 @@ def find_task(by_id: dict[str, Task], wanted: Any) -> Task:
     raise ValueError(f"unknown task {wanted[:200]!r} ({len(by_id)} tasks are served; ids as `emx tasks list` prints)")
 
 
+class SharedText(spaces.Text):
+    """A Text space whose character tables are shared by its copies, deep ones included (Gymnasium's
+    batch_space deep-copies a Text space once per environment)."""
+
+    def __deepcopy__(self, memo: dict) -> "SharedText":
+        new = copy.copy(self)
+        new._np_random = copy.deepcopy(self._np_random, memo)
+        return new
+
+
+_TEXT_SPACES: dict[int, spaces.Text] = {}
+
+
 def text_space(max_length: int) -> spaces.Text:
-    return spaces.Text(max_length=max_length, min_length=0, charset=_CHARS)
+    """A Text space over _CHARS. Every space of a max_length shares one character table: Gymnasium
+    builds a 63k-entry frozenset, tuple and dict per Text space, and with one per environment the
+    garbage collector's full passes (which walk every set) took ~0.6 s with 64 environments,
+    making a 64-episode vector step ~10x slower."""
+    base = _TEXT_SPACES.get(max_length)
+    if base is None:
+        base = _TEXT_SPACES[max_length] = SharedText(max_length=max_length, min_length=0, charset=_CHARS)
+    return copy.copy(base)       # its own random generator once seeded; the tables shared
 
 
 class EmxEnv(gym.Env):

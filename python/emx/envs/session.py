@@ -111,6 +111,7 @@ class EpisodeSession:
         # `eai` branch adds it); until then it is recorded and reported, and episodes run emx's own.
         self.semantics = semantics
         self.shaping, self.observation, self.failure_penalty = shaping, observation, failure_penalty
+        self.prompt_format = prompt_format
         kwargs: dict[str, Any] = {}
         if semantics is not None and _episode_accepts("semantics"):
             kwargs["semantics"] = semantics
@@ -159,17 +160,20 @@ class EpisodeSession:
     def first_observation(self) -> str:
         return self._first
 
+    def initial_goal_fraction(self) -> float:
+        return float(self.task.core.check(self.task.core.initial_state)[1])
+
     def reset_info(self) -> dict[str, Any]:
+        # goal_fraction: where the episode starts (the baseline of per-turn progress rewards)
         return {"task": self.task.id, "command": self.task.command, "mode": self.mode, "unit": self.unit,
                 "reward_preset": self.reward_name, "semantics": self.semantics, "max_turns": self.max_turns,
-                "turn": 0}
+                "prompt_format": self.prompt_format, "turn": 0, "goal_fraction": self.initial_goal_fraction()}
 
     def step(self, action: Any) -> StepOutcome:
         if self.done:
             raise RuntimeError("the episode is over; reset it to start again")
         text = action if isinstance(action, str) else ("" if action is None else str(action))
-        prev = self.episode.turns[-1].goal_fraction if self.episode.turns else \
-            float(self.task.core.check(self.task.core.initial_state)[1])
+        prev = self.episode.turns[-1].goal_fraction if self.episode.turns else self.initial_goal_fraction()
         self.actions.append(text)
         try:
             turn: Turn = self.episode.step(text)

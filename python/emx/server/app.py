@@ -16,7 +16,6 @@ stack trace; every request has a deadline.
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -259,10 +258,7 @@ def create_app(tasks: Sequence[Task], *, sources: Sequence[str] = (), limits: Se
     installed), behind the same token and limits.
     """
     limits = limits or ServerLimits()
-    if limits.max_plan_chars > limits.max_body_bytes // 2:
-        # A plan text the schema allows must fit in a body the guard allows, so a request just
-        # over the text limit gets the schema's 422 rather than the guard's 413.
-        limits = dataclasses.replace(limits, max_plan_chars=max(1, limits.max_body_bytes // 2))
+    limits = limits.fitted()
     by_id: dict[str, Task] = {}
     for t in tasks:
         if t.id in by_id:
@@ -455,7 +451,7 @@ def create_openenv_app(tasks: Sequence[Task], *, limits: ServerLimits | None = N
     token guard and limits, plus ``/metrics``."""
     from ..envs.openenv import OpenEnvMount
 
-    limits = limits or ServerLimits()
+    limits = (limits or ServerLimits()).fitted()
     reg = m.Registry()
     rejected = reg.counter("emx_http_rejected_total", "requests refused before any work, by error code", ("code",))
     mount = OpenEnvMount(list(tasks), limits, reg, standalone=True)

@@ -36,10 +36,11 @@ class RewardServerError(RuntimeError):
         self.status, self.code, self.message, self.details, self.request_id = status, code, message, details, request_id
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Conn:
     conn: http.client.HTTPConnection
     created: float
+    used: float = 0.0
 
 
 class RewardClient:
@@ -93,6 +94,34 @@ class RewardClient:
         out = self.evaluate_raw(zip(task_ids, plans), reward=reward, trace=False)
         return [r["reward"] for r in out["results"]]
 
+    # ------------------------------------------------------------------ episodes (/v1/episodes)
+
+    def create_episode(self, task_id: str, **settings: Any) -> dict[str, Any]:
+        """Starts a closed-loop episode: ``{"episode_id", "observation", "info"}``. settings: mode,
+        reward, unit, max_turns, shaping, semantics, prompt_format (None values are left out)."""
+        body = {"task": task_id, **{k: v for k, v in settings.items() if v is not None}}
+        return self._request("POST", "/v1/episodes", body)
+
+    def step_episode(self, episode_id: str, action: str) -> dict[str, Any]:
+        """One turn: ``{"observation", "reward", "terminated", "truncated", "info"}``. Not retried:
+        a turn the server may have run must not run twice (``emx.envs.remote`` rebuilds the
+        episode by replaying its answers instead)."""
+        return self._request("POST", f"/v1/episodes/{urllib.parse.quote(episode_id, safe='')}/step",
+                             {"action": action}, retry=False)
+
+    def episode(self, episode_id: str) -> dict[str, Any]:
+        return self._request("GET", f"/v1/episodes/{urllib.parse.quote(episode_id, safe='')}")
+
+    def delete_episode(self, episode_id: str) -> bool:
+        """Ends an episode on the server; False when it was gone already."""
+        try:
+            self._request("DELETE", f"/v1/episodes/{urllib.parse.quote(episode_id, safe='')}", raw=True)
+        except RewardServerError as e:
+            if e.status == 404:
+                return False
+            raise
+        return True
+
     def close(self) -> None:
         c = getattr(self._local, "conn", None)
         if c is not None:
@@ -107,15 +136,21 @@ class RewardClient:
 
     # ------------------------------------------------------------------ transport
 
-    def _connection(self) -> http.client.HTTPConnection:
+    def _connection(self, fresh_after_s: float | None = None) -> http.client.HTTPConnection:
         c = getattr(self._local, "conn", None)
+        if c is not None and fresh_after_s is not None and time.monotonic() - c.used > fresh_after_s:
+            # idle long enough that the server may have closed it: a request that must not be
+            # retried goes on a new connection instead of failing on a stale one
+            self.close()
+            c = None
         if c is None:
             cls = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
             c = _Conn(cls(self.host, self.port, timeout=self.timeout), time.monotonic())
             self._local.conn = c
+        c.used = time.monotonic()
         return c.conn
 
-    def _request(self, method: str, path: str, body: Any = None, raw: bool = False) -> Any:
+    def _request(self, method: str, path: str, body: Any = None, raw: bool = False, retry: bool = True) -> Any:
         data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
         headers = {"Accept": "application/json"}
         if data is not None:
@@ -126,7 +161,7 @@ class RewardClient:
         while True:
             attempt += 1
             try:
-                conn = self._connection()
+                conn = self._connection(None if retry else 2.0)
                 conn.request(method, self.prefix + path, body=data, headers=headers)
                 resp = conn.getresponse()
                 payload = resp.read()
@@ -136,11 +171,11 @@ class RewardClient:
             except (ConnectionError, http.client.HTTPException, TimeoutError, OSError) as e:
                 self.close()
                 # A keep-alive connection the server closed meanwhile fails on first use: retry at once.
-                if attempt > self.retries:
+                if attempt > self.retries or not retry:
                     raise ConnectionError(f"emx reward server at {self.host}:{self.port}: {e}") from e
                 time.sleep(self.backoff_s * (attempt - 1) * (1 + random.random()))
                 continue
-            if status == 503 and attempt <= self.retries:
+            if status == 503 and attempt <= self.retries:   # refused before any work: safe to repeat
                 time.sleep(self.backoff_s * attempt * (1 + random.random()))
                 continue
             if status >= 400:

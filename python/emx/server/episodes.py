@@ -1,6 +1,7 @@
 """Stateful closed-loop episodes over plain HTTP (part of ``emx serve``):
 
-    POST   /v1/episodes                 {"task", "semantics", "mode", "reward", "unit", "max_turns", "shaping"}
+    POST   /v1/episodes                 {"task", "semantics", "mode", "reward", "unit", "max_turns", "shaping",
+                                         "prompt_format"}
                                         -> 201 {"episode_id", "observation", "info"}
     POST   /v1/episodes/{id}/step       {"action": TEXT} -> {"observation", "reward", "terminated", "truncated", "info"}
     GET    /v1/episodes/{id}            where the episode stands (turns, rewards, transcript)
@@ -217,6 +218,8 @@ def install(app: Any, *, by_id: dict[str, Task], limits: Any, registry: m.Regist
         max_turns: int = Field(30, ge=1, le=limits.max_episode_turns)
         shaping: Literal["final", "progress"] = Field(
             "final", description="final: the episode's reward on its last turn; progress: goal-fraction gains each turn")
+        prompt_format: Literal["eai", "native", "compact"] = Field(
+            "eai", description="the task prompt's format (the first observation)")
 
     class StepEpisode(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -260,7 +263,7 @@ def install(app: Any, *, by_id: dict[str, Task], limits: Any, registry: m.Regist
 
         def make() -> EpisodeSession:
             return EpisodeSession(task, mode=body.mode, unit=body.unit, max_turns=body.max_turns, reward=body.reward,
-                                  semantics=body.semantics, shaping=body.shaping)
+                                  semantics=body.semantics, shaping=body.shaping, prompt_format=body.prompt_format)
 
         session = make() if body.mode == "symbolic" else await _off_loop(make)
         try:

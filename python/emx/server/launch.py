@@ -147,7 +147,8 @@ def add_serve_arguments(p: Any) -> None:
     p.add_argument("--max-physics-sessions", type=int, default=d.max_physics_sessions)
     p.add_argument("--session-ttl", type=float, default=d.session_ttl_s,
                    help="seconds an idle episode lives before it is reaped")
-    p.add_argument("--max-action-chars", type=int, default=d.max_action_chars, help="one turn's answer")
+    p.add_argument("--max-action-chars", type=int, default=d.max_action_chars,
+                   help="one turn's answer (at most half of --max-body-bytes: lowered to that)")
     p.add_argument("--openenv-only", action="store_true",
                    help="serve only the OpenEnv environment (its /ws, /reset, /step, /state, /schema, /health at "
                         "the root); without it, emx serve also mounts it at /openenv")

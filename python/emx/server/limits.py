@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import hashlib
 import hmac
 import ipaddress
@@ -46,6 +47,15 @@ class ServerLimits:
     session_ttl_s: float = 600.0         # an episode idle this long is reaped
     max_action_chars: int = 65_536       # one turn's answer
     max_episode_turns: int = 256         # the largest turn budget a client may ask for
+
+    def fitted(self) -> "ServerLimits":
+        """These limits with every text limit at most half the body limit: a plan text or an
+        episode answer the schema allows fits in a body the guard allows, so a request just over
+        a text limit gets the schema's 422 (what its OpenAPI ``maxLength`` promises) rather than
+        the guard's 413."""
+        cap = max(1, self.max_body_bytes // 2)
+        return dataclasses.replace(self, max_plan_chars=min(self.max_plan_chars, cap),
+                                   max_action_chars=min(self.max_action_chars, cap))
 
     def concurrency(self) -> int:
         return self.max_concurrency if self.max_concurrency > 0 else max(1, os.cpu_count() or 1)

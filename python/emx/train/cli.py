@@ -46,6 +46,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--credit", choices=["episode", "turn"], default=None,
                    help="closed-loop: one advantage per episode (default) or per turn (return-to-go)")
     p.add_argument("--max-turns", type=int, default=None, help="closed-loop: turn budget of an episode")
+    p.add_argument("--env-url", default=None,
+                   help="an emx serve (http://HOST:PORT) that plays the episodes (closed-loop: /v1/episodes, "
+                        "plan: /v1/evaluate), so simulation runs on other machines than the learner; it must serve "
+                        "the training tasks (--tasks SRC on both); token: $EMX_SERVER_TOKEN")
     p.add_argument("--json", action="store_true")
 
 
@@ -62,7 +66,7 @@ def config_from_args(args: argparse.Namespace):
         max_new_tokens=args.max_new_tokens, kl_beta=args.kl_beta,
         gpu_memory_utilization=args.gpu_memory_utilization, episode=getattr(args, "episode", None),
         credit=getattr(args, "credit", None), max_turns=getattr(args, "max_turns", None),
-        semantics=getattr(args, "semantics", None))
+        semantics=getattr(args, "semantics", None), env_url=getattr(args, "env_url", None))
     if args.lora:
         overrides["lora"] = True
     if args.no_overlap:

@@ -7,6 +7,10 @@ environment tokens). Turns are sampled with vLLM a turn at a time for all episod
 each from the whole sequence so far (token ids in, so the sequence trained on is exactly the one
 sampled).
 
+With ``emx train --env-url URL`` the episodes are ``emx.envs.remote.RemoteEpisode``s: the same
+interface, their worlds in an ``emx serve`` on another machine, each turn one request (the
+running episodes' requests in parallel); nothing else here changes.
+
 Credit: ``episode`` (default) gives every policy token of an episode its group-normalised
 episode reward; ``turn`` gives each turn's tokens the group-normalised return-to-go of per-turn
 rewards (``ClosedLoopEpisode.turn_rewards``: goal-fraction gained, a penalty for a failed turn,
@@ -21,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .. import _core
+from ..envs.remote import step_episodes
 from ..episodes import ClosedLoopEpisode
 from ..policy.oracle import oracle_plan
 from ..policy.vllm_policy import chat_prompt
@@ -89,9 +94,24 @@ class FeedbackTokens:
         return list(self.tok(text, add_special_tokens=False)["input_ids"])
 
 
-def _episode(trainer, task: Task) -> ClosedLoopEpisode:
+def _episodes(trainer, tasks: Sequence[Task]) -> list:
+    """Local ``ClosedLoopEpisode``s, or, with ``emx train --env-url``, ``RemoteEpisode``s on that
+    server (same interface, the same numbers: the server runs the same episode logic)."""
     cfg = trainer.config
-    return ClosedLoopEpisode(task, mode=cfg.mode, unit="action", max_turns=cfg.max_turns, prompt_format=cfg.prompt_format)
+    env = getattr(trainer, "env", None)
+    if env is not None:
+        return env.episodes(tasks, mode=cfg.mode, unit="action", max_turns=cfg.max_turns,
+                            prompt_format=cfg.prompt_format, reward=cfg.reward)
+    return [ClosedLoopEpisode(t, mode=cfg.mode, unit="action", max_turns=cfg.max_turns,
+                              prompt_format=cfg.prompt_format) for t in tasks]
+
+
+def _close(episodes) -> None:
+    """Ends remote episodes' server sessions (no-op for local ones)."""
+    for ep in episodes:
+        close = getattr(ep, "close", None)
+        if close is not None:
+            close()
 
 
 def _prompt_ids(trainer, ep: ClosedLoopEpisode) -> list[int]:
@@ -108,11 +128,9 @@ def play(trainer, tasks: Sequence[Task], n: int, temperature: float, seed: int |
     cfg = trainer.config
     fb = trainer._feedback_tokens
     limit = cfg.max_model_len - cfg.max_new_tokens - 1
-    runs = []
-    for i, t in enumerate(tasks):
-        for j in range(n):
-            ep = _episode(trainer, t)
-            runs.append((i, ep, EpisodeTokens(_prompt_ids(trainer, ep))))
+    order = [(i, t) for i, t in enumerate(tasks) for _ in range(n)]
+    episodes = _episodes(trainer, [t for _, t in order])
+    runs = [(i, ep, EpisodeTokens(_prompt_ids(trainer, ep))) for (i, _), ep in zip(order, episodes)]
     active = list(range(len(runs)))
     turn = 0
     while active:
@@ -121,22 +139,27 @@ def play(trainer, tasks: Sequence[Task], n: int, temperature: float, seed: int |
                                  seed=None if seed is None else seed + r * 1009 + turn * 7,
                                  logprobs=0 if logprobs else None) for r in active]
         outs = trainer.llm.generate(prompts, params, use_tqdm=False)
-        still = []
+        sampled, texts = [], []
         for r, out in zip(active, outs):
-            _, ep, toks = runs[r]
             c = out.outputs[0]
             ids = list(c.token_ids)
             lps = None
             if logprobs and c.logprobs is not None:
                 lps = [float(step[tok].logprob) for step, tok in zip(c.logprobs, ids)]
-            toks.add(ids, True, turn, lps)
-            text = trainer.tokenizer.decode(ids, skip_special_tokens=True)
-            result = ep.step(text)
+            runs[r][2].add(ids, True, turn, lps)
+            sampled.append(ids)
+            texts.append(trainer.tokenizer.decode(ids, skip_special_tokens=True))
+        # every running episode executes its answer: one batch (remote episodes: in parallel)
+        results = step_episodes([runs[r][1] for r in active], texts)
+        still = []
+        for r, ids, result in zip(active, sampled, results):
+            _, ep, toks = runs[r]
             if ep.done:
                 continue
             nxt = fb.ids(result.feedback, ids)
             if len(toks) + len(nxt) > limit:
                 ep.done, ep.end_reason = True, "context_full"
+                _close([ep])
                 continue
             toks.add(nxt, False, turn)
             still.append(r)
@@ -199,7 +222,7 @@ def sft_examples(trainer, tasks: Sequence[Task]) -> list[tuple[list[int], int, l
         plan, _ = oracle_plan(t)
         if not plan or len(plan) > trainer.config.max_turns:
             continue
-        ep = _episode(trainer, t)
+        ep = _episodes(trainer, [t])[0]
         toks = EpisodeTokens(_prompt_ids(trainer, ep))
         for k, action in enumerate(plan):
             ids = list(trainer.tokenizer(json.dumps([action]), add_special_tokens=False)["input_ids"]) + [eos]
@@ -208,6 +231,7 @@ def sft_examples(trainer, tasks: Sequence[Task]) -> list[tuple[list[int], int, l
             if ep.done:
                 break
             toks.add(fb.ids(turn.feedback, ids), False, k)
+        _close([ep])
         if ep.done and ep.end_reason == "success" and len(toks) < trainer.config.max_model_len:
             out.append((toks.prompt + toks.completion, len(toks.prompt), toks.mask))
     return out

@@ -42,6 +42,11 @@ class TrainConfig:
     mode: str = "symbolic"               # symbolic | physics
     reward_backend: str = "auto"         # auto | engine (emx.RolloutEngine) | inprocess
     reward_workers: int = 1              # RolloutEngine worker processes
+    # --- where episodes run: None here (local episodes, or the rollout engine); a URL: an `emx
+    # serve` on another machine plays them (closed-loop: /v1/episodes; plan: /v1/evaluate). Its
+    # token comes from $EMX_SERVER_TOKEN (never written to the run directory).
+    env_url: str | None = None
+    env_concurrency: int = 16            # requests in flight to the environment server
     # --- SFT warm start on oracle plans (0 steps: none)
     sft_steps: int = 40
     sft_batch: int = 32

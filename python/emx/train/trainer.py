@@ -97,10 +97,12 @@ def _combine(parts: dict[str, dict[str, float]]) -> dict[str, float]:
 
 class Trainer:
     def __init__(self, config: TrainConfig, llm: Any = None,
-                 progress: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 progress: Callable[[dict[str, Any]], None] | None = None, env_token: str | None = None) -> None:
         self.config = config
         self.out = Path(config.out)
         self._llm = llm
+        self._env_token = env_token        # None: $EMX_SERVER_TOKEN
+        self.env: Any = None               # emx.envs.remote.RemoteEnv with config.env_url
         self.progress = progress or (lambda row: None)
         self.wait_seconds: list[float] = []
         self.step_seconds: list[float] = []
@@ -307,8 +309,7 @@ class Trainer:
         flat_tasks = [t for t, g in zip(tasks, groups) for _ in g]
         flat_texts = [c.text for g in groups for c in g]
         flat_groups = [f"{step}/{i}" for i, g in enumerate(groups) for _ in g]
-        results = score(flat_tasks, flat_texts, mode=cfg.mode, reward=cfg.reward, groups=flat_groups,
-                        backend=cfg.reward_backend, workers=cfg.reward_workers)
+        results = self._score(flat_tasks, flat_texts, cfg.reward, groups=flat_groups)
         rewards, k = [], 0
         for g in groups:
             rewards.append([float(r.reward) for r in results[k: k + len(g)]])
@@ -323,6 +324,28 @@ class Trainer:
                      texts=[[c.text for c in g] for g in groups], summary=summary,
                      sample_seconds=time.perf_counter() - t0)
 
+    def _score(self, tasks: Sequence[Task], texts: Sequence[Any], reward: str, groups: Any = None) -> list[Any]:
+        """Whole plans scored here (engine or in process), or by the environment server."""
+        cfg = self.config
+        if self.env is not None:
+            return self.env.evaluate(tasks, texts, reward=reward, mode=cfg.mode)
+        return score(tasks, texts, mode=cfg.mode, reward=reward, groups=groups, backend=cfg.reward_backend,
+                     workers=cfg.reward_workers)
+
+    def connect_env(self, tasks: Sequence[Task]) -> Any:
+        """With ``config.env_url``: the remote environment, checked to serve ``tasks``."""
+        if self.env is None and self.config.env_url:
+            from ..envs.remote import RemoteEnv
+
+            env = RemoteEnv(self.config.env_url, token=self._env_token, concurrency=self.config.env_concurrency)
+            try:
+                env.check_tasks(tasks)
+            except BaseException:
+                env.close()
+                raise
+            self.env = env
+        return self.env
+
     def evaluate(self, tasks: Sequence[Task]) -> dict[str, float]:
         if self.config.episode == "closed-loop":
             from .closed_loop import evaluate
@@ -330,8 +353,7 @@ class Trainer:
             return evaluate(self, tasks)
         groups = self.policy.sample(tasks, n=1, temperature=0.0, seed=0)
         texts = [g[0].text if g else "" for g in groups]
-        results = score(tasks, texts, mode=self.config.mode, reward=self.config.reward,
-                        backend=self.config.reward_backend, workers=self.config.reward_workers)
+        results = self._score(tasks, texts, self.config.reward)
         s = summarize(results, prefix="eval_")
         s["eval_n"] = len(results)
         # the same plans under every reward preset, so runs with different presets compare
@@ -339,7 +361,8 @@ class Trainer:
             if name == self.config.reward:
                 s[f"eval_reward_{name}"] = s["eval_reward"]
             else:
-                other = score(tasks, texts, mode=self.config.mode, reward=name, backend="inprocess") \
+                other = (self.env.evaluate(tasks, texts, reward=name, mode="symbolic") if self.env is not None else
+                         score(tasks, texts, mode=self.config.mode, reward=name, backend="inprocess")) \
                     if self.config.mode == "symbolic" else []
                 if other:
                     s[f"eval_reward_{name}"] = sum(r.reward for r in other) / len(other)
@@ -373,7 +396,8 @@ class Trainer:
             tasks=[t for ts in [split.train, *split.held_out.values()] for t in ts], reward=cfg.reward,
             semantics=getattr(cfg, "semantics", None) or cfg.extra.get("semantics"), seeds={"seed": cfg.seed},
             mode=cfg.mode, model=cfg.model,
-            config={k: v for k, v in cfg.to_dict().items() if k != "out"})  # where a run is written changes nothing
+            # where a run is written, and where its episodes run, change nothing
+            config={k: v for k, v in cfg.to_dict().items() if k not in ("out", "env_url", "env_concurrency")})
 
     def _split_only(self, split: Any, wall0: float) -> dict[str, Any]:
         """``max_steps == 0``: the split (and the run's manifest) is written; nothing is trained."""
@@ -508,6 +532,8 @@ class Trainer:
         ckpt.atomic_write_text(self.out / "manifest.json", json.dumps(self.manifest, indent=1) + "\n")
         if cfg.max_steps == 0:
             return self._split_only(split, wall0)
+        # the environment server must serve every task the run plays (fail before any training)
+        self.connect_env([t for ts in [split.train, *self.eval_sets.values()] for t in ts])
         import torch
 
         self._setup_torch()
@@ -658,7 +684,10 @@ class Trainer:
         return summary
 
     def close(self) -> None:
-        """Shuts the engine down (only when this trainer created it)."""
+        """Shuts the engine down (only when this trainer created it), and the environment client."""
+        env, self.env = self.env, None
+        if env is not None:
+            env.close()
         llm, self._llm = self._llm, None
         if llm is not None:
             del llm
