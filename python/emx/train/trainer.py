@@ -62,6 +62,9 @@ class Batch:
     masks: list[list[list[int]]] | None = None
     turn_ids: list[list[list[int]]] | None = None
     turn_rewards: list[list[list[float]]] | None = None
+    # closed-loop: per policy turn, the id of the world state it acted from, within its group
+    # (equal ids: equal states; emx.episodes.anchors), for GiGPO's step-level groups
+    turn_anchors: list[list[list[int]]] | None = None
 
 
 def _seed_for(seed: int, step: int, salt: int = 0) -> int:
@@ -403,6 +406,12 @@ class Trainer:
 
             token_advs = [turn_advantages(batch.turn_rewards[g], batch.turn_ids[g], masks[g], cfg.scale_std,
                                           cfg.adv_eps) for g in range(n_groups)]
+        elif cfg.credit == "gigpo" and batch.turn_anchors is not None and batch.turn_rewards is not None:
+            from .credit import gigpo_advantages
+
+            token_advs = [gigpo_advantages(batch.rewards[g], batch.turn_rewards[g], batch.turn_anchors[g],
+                                           batch.turn_ids[g], masks[g], cfg.gigpo_step_weight, cfg.gigpo_gamma,
+                                           cfg.scale_std, cfg.adv_eps) for g in range(n_groups)]
         else:
             advs = group_advantages(batch.rewards, cfg.scale_std, cfg.adv_eps)
             token_advs = [[[a * m for m in mask] for a, mask in zip(ga, gm)] for ga, gm in zip(advs, masks)]
