@@ -211,6 +211,10 @@ def evaluate(trainer, tasks: Sequence[Task]) -> dict[str, float]:
     s = summarize([e.result(reward) for e in eps], prefix="eval_")
     s["eval_n"] = len(eps)
     s["eval_turns"] = sum(len(e.turns) for e in eps) / max(len(eps), 1)
+    # the same episodes under every reward preset, so runs with different presets compare
+    for name in ("default", "embomatrix", "eai"):
+        s[f"eval_reward_{name}"] = (s["eval_reward"] if name == trainer.config.reward else
+                                    sum(e.result(name).reward for e in eps) / max(len(eps), 1))
     return s
 
 

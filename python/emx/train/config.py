@@ -14,6 +14,7 @@ from typing import Any
 class TrainConfig:
     out: str = "runs/tiny"
     seed: int = 0
+    split_seed: int | None = None        # seed of the train / held-out split (None: seed); fixed to compare training seeds on the same tasks
     # --- policy model: None builds the tiny local model (no downloads)
     model: str | None = None
     tiny_vocab: int = 1024
@@ -75,6 +76,7 @@ class TrainConfig:
     checkpoint_every: int = 20
     keep_checkpoints: int = 2
     stop_after: int | None = None        # stop (with a checkpoint) after this many steps, as an interruption would
+                                         # (0: after SFT and the step-0 evaluation, with no GRPO step)
     # --- engine
     max_model_len: int = 1024
     gpu_memory_utilization: float | None = None

@@ -378,7 +378,8 @@ class Trainer:
         cfg = self.config
         return build_manifest(
             tasks=[t for ts in [split.train, *split.held_out.values()] for t in ts], reward=cfg.reward,
-            semantics=getattr(cfg, "semantics", None) or cfg.extra.get("semantics"), seeds={"seed": cfg.seed},
+            semantics=getattr(cfg, "semantics", None) or cfg.extra.get("semantics"),
+            seeds={"seed": cfg.seed, "split_seed": cfg.seed if cfg.split_seed is None else cfg.split_seed},
             mode=cfg.mode, model=cfg.model,
             config={k: v for k, v in cfg.to_dict().items() if k != "out"})  # where a run is written changes nothing
 
@@ -597,11 +598,13 @@ class Trainer:
             pending = Batch(**state["pending"])
 
         self.steps_done = start
+        # stop_after=0: SFT and the step-0 evaluation only (an untrained or SFT-only baseline)
+        end = start if cfg.stop_after == 0 else cfg.max_steps
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emx-sampler")
         try:
-            if pending is None and start < cfg.max_steps:
+            if pending is None and start < end:
                 pending = self.sample_batch(start)
-            for k in range(start, cfg.max_steps):
+            for k in range(start, end):
                 t_step = time.perf_counter()
                 batch = pending
                 fut: Future | None = None
