@@ -63,6 +63,12 @@ def record(out: Path, n_tasks: int, group_size: int, sft_steps: int, seed: int) 
             lines.append(json.dumps({"task": t.id, "command": t.command, "bddl": t.spec.bddl_text,
                                      "plans": [c.text for c in g]}))
         trainer.close()
+        # drop every reference to the vLLM engine now, so its process shuts down before exit
+        trainer.policy = trainer.llm = None
+        del trainer
+        import gc
+
+        gc.collect()
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, "\n".join(lines) + "\n")
     return meta
