@@ -379,7 +379,7 @@ class Trainer:
         return build_manifest(
             tasks=[t for ts in [split.train, *split.held_out.values()] for t in ts], reward=cfg.reward,
             semantics=getattr(cfg, "semantics", None) or cfg.extra.get("semantics"),
-            seeds={"seed": cfg.seed, "split_seed": cfg.seed if cfg.split_seed is None else cfg.split_seed},
+            seeds={"seed": cfg.seed, **({} if cfg.split_seed is None else {"split_seed": cfg.split_seed})},
             mode=cfg.mode, model=cfg.model,
             config={k: v for k, v in cfg.to_dict().items() if k != "out"})  # where a run is written changes nothing
 
