@@ -120,6 +120,31 @@ def test_the_loss_has_no_gradient_through_environment_tokens(run):
     assert float(grad[pol_pos].min()) > 0.0
 
 
+def test_gigpo_credit_on_sampled_episodes(run):
+    """Sampled episodes carry the anchor state of every turn (turn 0 of every episode acts from the
+    task's initial state), and the learner takes a GiGPO step on them."""
+    import dataclasses
+
+    from emx.train.credit import gigpo_advantages
+
+    trainer, _ = run
+    batch = trainer.sample_batch(97)
+    assert 0.0 <= batch.summary["anchor_shared"] <= 1.0 and batch.summary["anchor_group_size"] >= 1.0
+    for g in range(len(batch.completions)):
+        for anchors, rewards, turns in zip(batch.turn_anchors[g], batch.turn_rewards[g], batch.turn_ids[g]):
+            assert len(anchors) == len(rewards) == max(turns) + 1 and anchors[0] == 0
+    saved = trainer.config
+    trainer.config = dataclasses.replace(saved, credit="gigpo")
+    try:
+        stats = trainer.learn(batch)
+    finally:
+        trainer.config = saved
+    advs = [gigpo_advantages(batch.rewards[g], batch.turn_rewards[g], batch.turn_anchors[g], batch.turn_ids[g],
+                             batch.masks[g]) for g in range(len(batch.completions))]
+    trainable = sum(1 for ga in advs for a in ga if any(a))
+    assert stats["skipped"] == "" and stats["trained_sequences"] == trainable
+
+
 def test_turn_credit_normalises_returns_over_the_group():
     rewards = [[0.5, 0.0, 1.0], [-0.1, 0.2]]                      # two episodes' per-turn rewards
     turn_ids = [[0, 0, -1, 1, -1, 2], [0, -1, 1, 1]]

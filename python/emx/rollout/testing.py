@@ -1,22 +1,53 @@
-"""Helpers for testing and benchmarking rollouts: GRPO-like sampled groups, process liveness
-(tests/test_rollout*.py, emx.bench.rollout)."""
+"""Helpers for testing and benchmarking rollouts: GRPO-like groups (oracle truncations, and groups
+recorded from the tiny policy), process liveness (tests/test_rollout*.py, emx.bench.rollout)."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import time
+from pathlib import Path
 
 from .. import load_tasks
 from ..policy import OraclePolicy
 from .engine import Episode
 
 
+# Written by bench/record_tiny_policy_groups.py; present in a source checkout, not in a wheel.
+TINY_POLICY_GROUPS = Path(__file__).resolve().parents[3] / "tests" / "data" / "tiny_policy_groups.jsonl"
+
+
+def tiny_policy_groups(path: str | os.PathLike | None = None) -> tuple[list[Episode], dict]:
+    """GRPO groups sampled from the tiny policy (raw model text, 8 plans per task), recorded in
+    ``tests/data/tiny_policy_groups.jsonl``: (episodes with ``group`` = task id, the file's meta).
+    Each task is compiled from the BDDL text stored with its group. FileNotFoundError when the
+    file is absent (an installed wheel has no tests/)."""
+    from ..task import compile_spec
+    from ..tasks.sources import TaskSpec
+
+    path = Path(path) if path is not None else TINY_POLICY_GROUPS
+    meta: dict = {}
+    episodes = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        if "meta" in row:
+            meta = row["meta"]
+            continue
+        task = compile_spec(TaskSpec(id=row["task"], source="tiny", bddl_text=row["bddl"],
+                                     filename=f"<recorded:{row['task']}>", command=row.get("command", "")))
+        episodes += [Episode(task, plan, group=task.id) for plan in row["plans"]]
+    return episodes, meta
+
+
 def sampled_groups(tasks, group_size: int, seed: int = 0, garbage: float = 0.1,
                    hallucinate: float = 0.0) -> list[Episode]:
-    """Groups as a sampling policy writes them: the oracle's plan cut short, with a repeated or
-    misplaced step here and there, sometimes text that does not parse, and (with probability
-    ``hallucinate``) a step naming an object the task does not have."""
+    """Groups as a sampling policy might write them, made from the oracle's plans (no model):
+    the plan cut short, with a repeated or misplaced step here and there, sometimes text that
+    does not parse, and (with probability ``hallucinate``) a step naming an object the task does
+    not have. ``tiny_policy_groups`` has groups a real (tiny) policy sampled."""
     rng = random.Random(seed)
     plans = OraclePolicy().plan(tasks)
     out = []

@@ -43,8 +43,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--episode", choices=["plan", "closed-loop"], default=None,
                    help="plan: one completion is the whole plan (default); closed-loop: one action a turn with "
                         "emx's feedback between turns (loss on the policy's tokens only)")
-    p.add_argument("--credit", choices=["episode", "turn"], default=None,
-                   help="closed-loop: one advantage per episode (default) or per turn (return-to-go)")
+    p.add_argument("--credit", choices=["episode", "turn", "gigpo"], default=None,
+                   help="closed-loop: one advantage per episode (default), per turn (return-to-go), or gigpo "
+                        "(episode advantage + step advantage among turns acting from the same exact state)")
+    p.add_argument("--gigpo-step-weight", type=float, default=None,
+                   help="gigpo: weight w of the step-level advantage (default 1.0)")
+    p.add_argument("--gigpo-gamma", type=float, default=None,
+                   help="gigpo: discount of the per-turn rewards in the step-level return (default 0.95)")
     p.add_argument("--max-turns", type=int, default=None, help="closed-loop: turn budget of an episode")
     p.add_argument("--env-url", default=None,
                    help="an emx serve (http://HOST:PORT) that plays the episodes (closed-loop: /v1/episodes, "
@@ -66,7 +71,8 @@ def config_from_args(args: argparse.Namespace):
         max_new_tokens=args.max_new_tokens, kl_beta=args.kl_beta,
         gpu_memory_utilization=args.gpu_memory_utilization, episode=getattr(args, "episode", None),
         credit=getattr(args, "credit", None), max_turns=getattr(args, "max_turns", None),
-        semantics=getattr(args, "semantics", None), env_url=getattr(args, "env_url", None))
+        semantics=getattr(args, "semantics", None), env_url=getattr(args, "env_url", None),
+        gigpo_step_weight=getattr(args, "gigpo_step_weight", None), gigpo_gamma=getattr(args, "gigpo_gamma", None))
     if args.lora:
         overrides["lora"] = True
     if args.no_overlap:

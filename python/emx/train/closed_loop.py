@@ -14,7 +14,12 @@ running episodes' requests in parallel); nothing else here changes.
 Credit: ``episode`` (default) gives every policy token of an episode its group-normalised
 episode reward; ``turn`` gives each turn's tokens the group-normalised return-to-go of per-turn
 rewards (``ClosedLoopEpisode.turn_rewards``: goal-fraction gained, a penalty for a failed turn,
-the episode reward on the last turn), normalised over all turns of the group.
+the episode reward on the last turn), normalised over all turns of the group; ``gigpo``
+(``emx.train.credit``) adds to the episode advantage a step advantage: the turn's discounted
+return normalised among the group's turns that acted from the same exact world state. Every
+sampled turn records the state it acted from (``EpisodeTokens.states``); ``sample_batch`` turns
+them into anchor-state ids (``emx.episodes.anchors``) whatever the credit, and logs how often
+turns share a state (``anchor_shared``, ``anchor_group_size``).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from dataclasses import dataclass, field
 from .. import _core
 from ..envs.remote import step_episodes
 from ..episodes import ClosedLoopEpisode
+from ..episodes.anchors import anchor_ids
 from ..policy.oracle import oracle_plan
 from ..policy.vllm_policy import chat_prompt
 from ..task import Task
@@ -42,6 +48,7 @@ class EpisodeTokens:
     mask: list[int] = field(default_factory=list)          # 1: policy token, 0: environment token
     logprobs: list[float] = field(default_factory=list)    # behaviour logprob (0.0 for environment tokens)
     turn: list[int] = field(default_factory=list)          # the policy turn a token belongs to (-1: environment)
+    states: list = field(default_factory=list)             # per policy turn: a copy of the state it acted from
 
     def add(self, ids: Sequence[int], policy: bool, turn: int, logprobs: Sequence[float] | None = None) -> None:
         self.completion += list(ids)
@@ -147,6 +154,9 @@ def play(trainer, tasks: Sequence[Task], n: int, temperature: float, seed: int |
             if logprobs and c.logprobs is not None:
                 lps = [float(step[tok].logprob) for step, tok in zip(c.logprobs, ids)]
             runs[r][2].add(ids, True, turn, lps)
+            # the anchor state of this turn (GiGPO); a remote episode's state stays on its server
+            state = getattr(runs[r][1], "current_state", None)
+            runs[r][2].states.append(state().copy() if state is not None else None)
             sampled.append(ids)
             texts.append(trainer.tokenizer.decode(ids, skip_special_tokens=True))
         # every running episode executes its answer: one batch (remote episodes: in parallel)
@@ -188,6 +198,8 @@ def sample_batch(trainer, step: int, tasks: Sequence[Task], seed: int):
     toks_all = [t for g in groups for _, t in g]
     summary["policy_tokens"] = sum(sum(t.mask) for t in toks_all) / max(len(toks_all), 1)
     summary["env_tokens"] = sum(len(t.mask) - sum(t.mask) for t in toks_all) / max(len(toks_all), 1)
+    anchors = [anchor_ids(task, [t.states for _, t in g]) for task, g in zip(tasks, groups)]
+    summary.update(anchor_stats(anchors))
     return Batch(step=step, task_ids=[t.id for t in tasks], prompt_ids=[g[0][1].prompt for g in groups],
                  completions=[[t.completion for _, t in g] for g in groups],
                  logprobs=[[t.logprobs for _, t in g] for g in groups],
@@ -196,7 +208,22 @@ def sample_batch(trainer, step: int, tasks: Sequence[Task], seed: int):
                  sample_seconds=time.perf_counter() - t0,
                  masks=[[t.mask for _, t in g] for g in groups],
                  turn_ids=[[t.turn for _, t in g] for g in groups],
-                 turn_rewards=[[e.turn_rewards(reward) for e, _ in g] for g in groups])
+                 turn_rewards=[[e.turn_rewards(reward) for e, _ in g] for g in groups],
+                 turn_anchors=anchors)
+
+
+def anchor_stats(anchors: Sequence[Sequence[Sequence[int]]]) -> dict[str, float]:
+    """How much the turns of a batch share states, per group: ``anchor_shared``, the fraction of
+    turns whose anchor group holds another turn (GiGPO's step advantage is 0 for the rest), and
+    ``anchor_group_size``, the mean size of a turn's anchor group."""
+    from collections import Counter
+
+    sizes = []
+    for group in anchors:
+        count = Counter(a for ep in group for a in ep)
+        sizes += [count[a] for ep in group for a in ep]
+    n = max(len(sizes), 1)
+    return {"anchor_shared": sum(s > 1 for s in sizes) / n, "anchor_group_size": sum(sizes) / n}
 
 
 def evaluate(trainer, tasks: Sequence[Task]) -> dict[str, float]:
@@ -209,6 +236,10 @@ def evaluate(trainer, tasks: Sequence[Task]) -> dict[str, float]:
     s = summarize([e.result(reward) for e in eps], prefix="eval_")
     s["eval_n"] = len(eps)
     s["eval_turns"] = sum(len(e.turns) for e in eps) / max(len(eps), 1)
+    # the same episodes under every reward preset, so runs with different presets compare
+    for name in ("default", "embomatrix", "eai"):
+        s[f"eval_reward_{name}"] = (s["eval_reward"] if name == trainer.config.reward else
+                                    sum(e.result(name).reward for e in eps) / max(len(eps), 1))
     return s
 
 

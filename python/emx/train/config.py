@@ -14,6 +14,7 @@ from typing import Any
 class TrainConfig:
     out: str = "runs/tiny"
     seed: int = 0
+    split_seed: int | None = None        # seed of the train / held-out split (None: seed); fixed to compare training seeds on the same tasks
     # --- policy model: None builds the tiny local model (no downloads)
     model: str | None = None
     tiny_vocab: int = 1024
@@ -36,7 +37,12 @@ class TrainConfig:
     # emx's feedback between turns, loss on the policy's tokens only)
     episode: str = "plan"
     max_turns: int = 12                  # closed-loop: turn budget of an episode
-    credit: str = "episode"              # closed-loop: "episode" (one advantage per episode) | "turn"
+    credit: str = "episode"              # closed-loop: "episode" (one advantage per episode) | "turn" | "gigpo"
+    # GiGPO credit (emx.train.credit): A = A_episode + gigpo_step_weight * A_step, A_step from the
+    # turn's return discounted by gigpo_gamma, normalised among turns acting from the same state.
+    # Defaults are GiGPO's (arXiv 2505.10978) and verl-agent's.
+    gigpo_step_weight: float = 1.0
+    gigpo_gamma: float = 0.95
     # --- reward
     reward: str = "default"              # preset: default | embomatrix | eai
     mode: str = "symbolic"               # symbolic | physics
@@ -76,6 +82,7 @@ class TrainConfig:
     checkpoint_every: int = 20
     keep_checkpoints: int = 2
     stop_after: int | None = None        # stop (with a checkpoint) after this many steps, as an interruption would
+                                         # (0: after SFT and the step-0 evaluation, with no GRPO step)
     # --- engine
     max_model_len: int = 1024
     gpu_memory_utilization: float | None = None
@@ -127,6 +134,9 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+CREDITS = ("episode", "turn", "gigpo")
+
+
 def preset(name: str, **overrides: Any) -> TrainConfig:
     if name not in PRESETS:
         raise ValueError(f"unknown training preset {name!r} (available: {', '.join(PRESETS)})")
@@ -135,8 +145,17 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
     config = TrainConfig.from_dict(values)
     if config.episode not in ("plan", "closed-loop"):
         raise ValueError(f"unknown episode kind {config.episode!r} (expected 'plan' or 'closed-loop')")
-    if config.credit not in ("episode", "turn"):
-        raise ValueError(f"unknown credit {config.credit!r} (expected 'episode' or 'turn')")
+    if config.credit not in CREDITS:
+        raise ValueError(f"unknown credit {config.credit!r} (expected one of {', '.join(CREDITS)})")
+    if config.credit == "gigpo" and config.episode != "closed-loop":
+        # a whole plan is a one-turn episode: every turn acts from the initial state, and GiGPO
+        # would only rescale the episode advantage by (1 + w)
+        raise ValueError("--credit gigpo needs closed-loop episodes (--episode closed-loop)")
+    if config.credit == "gigpo" and config.env_url:
+        # anchor states are exact WorldStates; a remote episode's state stays on its server
+        raise ValueError("--credit gigpo needs local episodes (the states it groups by are not sent over --env-url)")
+    if not 0.0 <= config.gigpo_gamma <= 1.0:
+        raise ValueError(f"gigpo_gamma must be in [0, 1], got {config.gigpo_gamma}")
     if config.max_turns < 1:
         raise ValueError(f"max_turns must be at least 1, got {config.max_turns}")
     if config.semantics not in (None, "eai", "embomatrix", "emx"):

@@ -278,21 +278,22 @@ def make_split(config: Any, load: Callable[[str], list[Task]] | None = None) -> 
     from ..task import load_tasks
 
     load = load or load_tasks
+    seed = config.seed if getattr(config, "split_seed", None) is None else config.split_seed
     if config.tasks is None:
         if config.task_generator == "template":
-            split = template_split(config.n_train_tasks, config.n_eval_tasks, config.seed)
+            split = template_split(config.n_train_tasks, config.n_eval_tasks, seed)
         else:
             from .tiny_tasks import household_tasks
 
-            pool = household_tasks(config.n_train_tasks + 2 * config.n_eval_tasks, config.seed * 2 + 1,
+            pool = household_tasks(config.n_train_tasks + 2 * config.n_eval_tasks, seed * 2 + 1,
                                    config.task_generator)
-            split = source_split(pool, config.n_train_tasks, config.n_eval_tasks, config.seed)
+            split = source_split(pool, config.n_train_tasks, config.n_eval_tasks, seed)
             split.origin = f"{config.task_generator} generator"
         limit = getattr(config, "ood_limit", 0) or 0
         if limit > 0:
             split.held_out[OOD] = list(load("eai-behavior"))[:limit]
     else:
-        split = source_split(load(config.tasks), config.n_train_tasks, config.n_eval_tasks, config.seed)
+        split = source_split(load(config.tasks), config.n_train_tasks, config.n_eval_tasks, seed)
         split.origin = f"task source {config.tasks}"
     semantics = getattr(config, "semantics", None)
     if semantics:   # the profile judges plans; it changes no task's command, goal or signature

@@ -62,6 +62,9 @@ class Batch:
     masks: list[list[list[int]]] | None = None
     turn_ids: list[list[list[int]]] | None = None
     turn_rewards: list[list[list[float]]] | None = None
+    # closed-loop: per policy turn, the id of the world state it acted from, within its group
+    # (equal ids: equal states; emx.episodes.anchors), for GiGPO's step-level groups
+    turn_anchors: list[list[list[int]]] | None = None
 
 
 def _seed_for(seed: int, step: int, salt: int = 0) -> int:
@@ -394,7 +397,8 @@ class Trainer:
         cfg = self.config
         return build_manifest(
             tasks=[t for ts in [split.train, *split.held_out.values()] for t in ts], reward=cfg.reward,
-            semantics=getattr(cfg, "semantics", None) or cfg.extra.get("semantics"), seeds={"seed": cfg.seed},
+            semantics=getattr(cfg, "semantics", None) or cfg.extra.get("semantics"),
+            seeds={"seed": cfg.seed, **({} if cfg.split_seed is None else {"split_seed": cfg.split_seed})},
             mode=cfg.mode, model=cfg.model,
             # where a run is written, and where its episodes run, change nothing
             config={k: v for k, v in cfg.to_dict().items() if k not in ("out", "env_url", "env_concurrency")})
@@ -423,6 +427,12 @@ class Trainer:
 
             token_advs = [turn_advantages(batch.turn_rewards[g], batch.turn_ids[g], masks[g], cfg.scale_std,
                                           cfg.adv_eps) for g in range(n_groups)]
+        elif cfg.credit == "gigpo" and batch.turn_anchors is not None and batch.turn_rewards is not None:
+            from .credit import gigpo_advantages
+
+            token_advs = [gigpo_advantages(batch.rewards[g], batch.turn_rewards[g], batch.turn_anchors[g],
+                                           batch.turn_ids[g], masks[g], cfg.gigpo_step_weight, cfg.gigpo_gamma,
+                                           cfg.scale_std, cfg.adv_eps) for g in range(n_groups)]
         else:
             advs = group_advantages(batch.rewards, cfg.scale_std, cfg.adv_eps)
             token_advs = [[[a * m for m in mask] for a, mask in zip(ga, gm)] for ga, gm in zip(advs, masks)]
@@ -610,11 +620,13 @@ class Trainer:
             pending = Batch(**state["pending"])
 
         self.steps_done = start
+        # stop_after=0: SFT and the step-0 evaluation only (an untrained or SFT-only baseline)
+        end = start if cfg.stop_after == 0 else cfg.max_steps
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emx-sampler")
         try:
-            if pending is None and start < cfg.max_steps:
+            if pending is None and start < end:
                 pending = self.sample_batch(start)
-            for k in range(start, cfg.max_steps):
+            for k in range(start, end):
                 t_step = time.perf_counter()
                 batch = pending
                 fut: Future | None = None
