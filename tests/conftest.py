@@ -5,8 +5,11 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import contextlib  # noqa: E402
 import json  # noqa: E402
+import socket  # noqa: E402
 import threading  # noqa: E402
+import time  # noqa: E402
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
 
 import pytest  # noqa: E402
@@ -56,3 +59,25 @@ def chat_server():
 def chat_reply(content: str) -> tuple[int, dict]:
     """A 200 chat-completion answer holding ``content``."""
     return 200, {"choices": [{"message": {"role": "assistant", "content": content}}]}
+
+
+@contextlib.contextmanager
+def app_in_thread(app):
+    """Serves an ASGI app with uvicorn on a free loopback port in a thread; yields the port."""
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    th = threading.Thread(target=srv.run, daemon=True)
+    th.start()
+    for _ in range(200):   # a hang guard while it starts
+        if srv.started:
+            break
+        time.sleep(0.05)
+    try:
+        yield port
+    finally:
+        srv.should_exit = True
+        th.join(10)

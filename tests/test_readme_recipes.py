@@ -2,12 +2,10 @@
 emx serve on a free port instead of 8000)."""
 
 import re
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
+from conftest import app_in_thread
 
 pytest.importorskip("gymnasium")
 pytest.importorskip("openenv.core")
@@ -27,24 +25,10 @@ def recipes() -> list[str]:
 
 @pytest.fixture(scope="module")
 def port():
-    import uvicorn
-
     from emx.server.app import create_app
 
-    app = create_app(emx.load_tasks("eai-behavior"), token=TOKEN)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        p = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=p, log_level="warning", lifespan="on"))
-    th = threading.Thread(target=srv.run, daemon=True)
-    th.start()
-    for _ in range(200):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    yield p
-    srv.should_exit = True
-    th.join(10)
+    with app_in_thread(create_app(emx.load_tasks("eai-behavior"), token=TOKEN)) as p:
+        yield p
 
 
 def test_the_section_has_the_four_recipes():

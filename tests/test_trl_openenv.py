@@ -2,11 +2,9 @@
 server over loopback (rollout_func), rewards from emx; the optimiser step changes the weights."""
 
 import json
-import socket
-import threading
-import time
 
 import pytest
+from conftest import app_in_thread
 
 trl = pytest.importorskip("trl")
 pytest.importorskip("openenv.core")
@@ -24,24 +22,11 @@ TASKS = household_tasks(4, 21)
 @pytest.fixture(scope="module")
 def server():
     """emx serve's app (OpenEnv mounted at /openenv) on a loopback port, in a thread."""
-    import uvicorn
-
     from emx.server.app import create_app
 
     app = create_app(TASKS, token=TOKEN)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    th = threading.Thread(target=srv.run, daemon=True)
-    th.start()
-    for _ in range(200):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    yield app, f"http://emx:{TOKEN}@127.0.0.1:{port}/openenv"
-    srv.should_exit = True
-    th.join(10)
+    with app_in_thread(app) as port:
+        yield app, f"http://emx:{TOKEN}@127.0.0.1:{port}/openenv"
 
 
 @pytest.mark.slow

@@ -141,20 +141,12 @@ def _http(n: int, progress: Progress) -> dict:
     import httpx
 
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-c", _HTTP_SERVER, str(port)], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE)
+    try:
+        server = _start_server([sys.executable, "-c", _HTTP_SERVER, str(port)], port)
+    except RuntimeError as e:
+        return {"skipped": f"the uvicorn server did not start: {e}"}
     try:
         url = f"http://127.0.0.1:{port}/evaluate"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    err = server.stderr.read().decode(errors="replace") if server.poll() is not None else ""
-                    return {"skipped": f"the uvicorn server did not start: {err[-300:]}"}
-                time.sleep(0.05)
         body = {"task": "bringing_in_wood", "plan": '[{"action": "RIGHT_GRASP", "object": "plywood_0"}]'}
         _say(progress, "http: sequential", 0, 2)
         with httpx.Client() as client:
@@ -183,11 +175,7 @@ def _http(n: int, progress: Progress) -> dict:
         return {"requests": n, "us_per_request_sequential": 1e6 * sequential,
                 "us_per_request_8_threads": 1e6 * concurrent, "us_per_request": 1e6 * min(sequential, concurrent)}
     finally:
-        server.terminate()
-        with contextlib.suppress(Exception):
-            server.wait(timeout=10)
-        if server.poll() is None:
-            server.kill()
+        _stop(server)
 
 
 # --------------------------------------------------------------------------- same work, end to end
