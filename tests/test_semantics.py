@@ -63,7 +63,7 @@ def gold() -> dict[str, list]:
 
 
 def _eval_cli(plans_path: str, *extra: str) -> dict:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=os.path.join(ROOT, "python"))
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(emx.__file__))))
     out = subprocess.run([sys.executable, "-m", "emx.cli", "eval", "--tasks", "eai-behavior", "--policy",
                           f"file:{plans_path}", "--json", *extra], capture_output=True, text=True, env=env, check=True)
     return json.loads(out.stdout)
@@ -345,7 +345,7 @@ def test_closed_loop_semantics(grill, tmp_path):
     path = tmp_path / "plans.jsonl"
     path.write_text(json.dumps({"task": k, "plan": plan}) + "\n")
     for extra, error in (((), None), (("--semantics", "emx"), "affordance")):  # closed loop: it goes on after
-        env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=os.path.join(ROOT, "python"))
+        env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(emx.__file__))))
         out = subprocess.run([sys.executable, "-m", "emx.cli", "eval", "--tasks", f"eai-behavior:{k}", "--policy",
                               f"file:{path}", "--episode", "closed-loop", "--json", *extra],
                              capture_output=True, text=True, env=env, check=True)

@@ -150,12 +150,19 @@ def _schemathesis_config(path) -> str:
     answers. Schemathesis then warns "missing test data" (a warning, not a check), which would
     hide "No issues found". Those three operations are exercised on live episodes by the
     stateful phase, through the links from ``POST /v1/episodes`` (the test asserts every link is
-    covered), so that one warning is not displayed for them; every other warning still is."""
+    covered), so that one warning is not displayed for them; every other warning still is.
+
+    Invalid input too large for the server's body limit is refused with 413 before it is parsed
+    (that limit is the point: nothing reads an oversized body), so 413 counts as a rejection next
+    to schemathesis' own list (400, 401, 403, 404, 406, 422, 428, 5xx)."""
+    from schemathesis.config._checks import NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES as rejections
     from schemathesis.core.warnings import SchemathesisWarning
 
     shown = [w.value for w in SchemathesisWarning
              if w not in (SchemathesisWarning.MISSING_TEST_DATA, SchemathesisWarning.LOW_VALID_RATE)]
-    path.write_text("[[operations]]\n"
+    path.write_text("[checks.negative_data_rejection]\n"
+                    f"expected-statuses = {json.dumps(sorted(set(rejections) | {'413'}))}\n\n"
+                    "[[operations]]\n"
                     'include-path-regex = "^/v1/episodes/\\\\{episode_id\\\\}"\n'
                     f"warnings = {json.dumps(shown)}\n")
     return str(path)

@@ -2,10 +2,14 @@
 bench/record_tiny_policy_groups.py) and the prefix saving emx bench rollout measures on them."""
 
 import json
+from pathlib import Path
 
 import pytest
 
-from emx.rollout.testing import TINY_POLICY_GROUPS, tiny_policy_groups
+from emx.rollout.testing import tiny_policy_groups
+
+# The file in this checkout (the tests may run against an installed emx, which has no tests/).
+TINY_POLICY_GROUPS = Path(__file__).resolve().parent / "data" / "tiny_policy_groups.jsonl"
 
 
 def test_the_recorded_file_is_small_and_whole():
@@ -18,7 +22,7 @@ def test_the_recorded_file_is_small_and_whole():
 
 
 def test_groups_load_as_episodes_of_compiled_tasks():
-    episodes, meta = tiny_policy_groups()
+    episodes, meta = tiny_policy_groups(TINY_POLICY_GROUPS)
     assert len(episodes) == meta["tasks"] * meta["group_size"]
     groups = {}
     for e in episodes:
@@ -32,7 +36,7 @@ def test_groups_load_as_episodes_of_compiled_tasks():
 def test_bench_measures_prefix_saving_on_the_recorded_groups():
     from emx.bench.rollout import _tiny_policy_saving
 
-    out = _tiny_policy_saving(None)
+    out = _tiny_policy_saving(None, TINY_POLICY_GROUPS)
     s = out["symbolic"]
     assert out["plans"] == 160 and s["ok"]
     assert 0 < s["simulated_actions"] < s["plan_actions"]

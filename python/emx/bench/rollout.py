@@ -463,15 +463,15 @@ def _physics(quick: bool, progress: Progress) -> dict:
     return out
 
 
-def _tiny_policy_saving(progress: Progress) -> dict:
+def _tiny_policy_saving(progress: Progress, path: Any = None) -> dict:
     """Prefix saving on the GRPO groups recorded from the tiny policy, symbolic and physics."""
     from emx.rollout import RolloutEngine
     from emx.rollout.testing import TINY_POLICY_GROUPS, tiny_policy_groups
 
     try:
-        groups, meta = tiny_policy_groups()
+        groups, meta = tiny_policy_groups(path)
     except FileNotFoundError:
-        return {"skipped": f"{TINY_POLICY_GROUPS} not found (a source checkout has it)"}
+        return {"skipped": f"{path or TINY_POLICY_GROUPS} not found (a source checkout has it)"}
     out: dict[str, Any] = {"file": "tests/data/tiny_policy_groups.jsonl", "plans": len(groups),
                            "tasks": len({e.group for e in groups}), "group_size": meta.get("group_size"),
                            "policy": meta.get("what", "")}

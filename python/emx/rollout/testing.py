@@ -14,8 +14,11 @@ from ..policy import OraclePolicy
 from .engine import Episode
 
 
-# Written by bench/record_tiny_policy_groups.py; present in a source checkout, not in a wheel.
-TINY_POLICY_GROUPS = Path(__file__).resolve().parents[3] / "tests" / "data" / "tiny_policy_groups.jsonl"
+# Written by bench/record_tiny_policy_groups.py; present in a source checkout, not in a wheel: found
+# next to the package when it runs from its checkout, else under the working directory (a checkout).
+_GROUPS_FILE = Path("tests") / "data" / "tiny_policy_groups.jsonl"
+_GROUPS_NEXT_TO_PACKAGE = Path(__file__).resolve().parents[3] / _GROUPS_FILE
+TINY_POLICY_GROUPS = _GROUPS_NEXT_TO_PACKAGE if _GROUPS_NEXT_TO_PACKAGE.is_file() else Path.cwd() / _GROUPS_FILE
 
 
 def tiny_policy_groups(path: str | os.PathLike | None = None) -> tuple[list[Episode], dict]:

@@ -198,8 +198,11 @@ def sample_batch(trainer, step: int, tasks: Sequence[Task], seed: int):
     toks_all = [t for g in groups for _, t in g]
     summary["policy_tokens"] = sum(sum(t.mask) for t in toks_all) / max(len(toks_all), 1)
     summary["env_tokens"] = sum(len(t.mask) - sum(t.mask) for t in toks_all) / max(len(toks_all), 1)
-    anchors = [anchor_ids(task, [t.states for _, t in g]) for task, g in zip(tasks, groups)]
-    summary.update(anchor_stats(anchors))
+    if cfg.env_url:   # remote episodes keep their states on the server (gigpo refuses --env-url)
+        anchors = None
+    else:
+        anchors = [anchor_ids(task, [t.states for _, t in g]) for task, g in zip(tasks, groups)]
+        summary.update(anchor_stats(anchors))
     return Batch(step=step, task_ids=[t.id for t in tasks], prompt_ids=[g[0][1].prompt for g in groups],
                  completions=[[t.completion for _, t in g] for g in groups],
                  logprobs=[[t.logprobs for _, t in g] for g in groups],
@@ -236,10 +239,14 @@ def evaluate(trainer, tasks: Sequence[Task]) -> dict[str, float]:
     s = summarize([e.result(reward) for e in eps], prefix="eval_")
     s["eval_n"] = len(eps)
     s["eval_turns"] = sum(len(e.turns) for e in eps) / max(len(eps), 1)
-    # the same episodes under every reward preset, so runs with different presets compare
+    # the same episodes under every reward preset, so runs with different presets compare; remote
+    # episodes (--env-url) are scored by their server under the run's preset only
+    rescorable = not trainer.config.env_url
     for name in ("default", "embomatrix", "eai"):
-        s[f"eval_reward_{name}"] = (s["eval_reward"] if name == trainer.config.reward else
-                                    sum(e.result(name).reward for e in eps) / max(len(eps), 1))
+        if name == trainer.config.reward:
+            s[f"eval_reward_{name}"] = s["eval_reward"]
+        elif rescorable:
+            s[f"eval_reward_{name}"] = sum(e.result(name).reward for e in eps) / max(len(eps), 1)
     return s
 
 
